@@ -1,0 +1,56 @@
+"""`psoasbot assess`: one JSON object of answers in, one JSON result out.
+
+The contract is fixed in DESIGN.md and used by tools outside the project:
+exit 0 with the result on standard output, or exit 2 with a one-line error on
+standard error for input that is not a JSON object of valid answers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import IO, Any
+
+from bot.core.answers import AnswerError, validate_answers
+from bot.core.app import Core
+from bot.core.presenter import Presenter
+from bot.core.routines import match_routine
+from bot.core.triage import merge_text_findings, triage
+
+EXIT_INVALID = 2
+
+
+class InvalidInput(ValueError):
+    """Input that does not fit the contract; its message is the one line printed."""
+
+
+def assess(raw_json: str, core: Core) -> dict[str, Any]:
+    """Triage one answer set given as JSON text."""
+    try:
+        data = json.loads(raw_json)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise InvalidInput(f"input is not valid JSON: {error}") from error
+    try:
+        answers = validate_answers(data)
+    except AnswerError as error:
+        raise InvalidInput(str(error)) from error
+    result = triage(answers, core.content)
+    routine = match_routine(answers, result, core.content)
+    replies = Presenter(core.content).result(result, merge_text_findings(answers, core.content), routine, 0)
+    first = replies[0]
+    return {
+        "urgency": result.urgency,
+        "reasons": list(result.reasons + result.contraindications) or ["no_red_flags"],
+        "ball_release_allowed": result.ball_release_allowed,
+        "routine": routine.id if routine else None,
+        "message": f"{first.title}\n\n{first.text}" if first.title else first.text,
+    }
+
+
+def run_assess(source: IO[str], output: IO[str], errors: IO[str], core: Core) -> int:
+    try:
+        result = assess(source.read(), core)
+    except InvalidInput as error:
+        errors.write(f"psoasbot assess: {str(error).splitlines()[0]}\n")
+        return EXIT_INVALID
+    output.write(json.dumps(result, ensure_ascii=False) + "\n")
+    return 0

@@ -1,0 +1,110 @@
+"""`psoasbot chat`: the same conversation in a terminal, on the local database.
+
+Choices are numbered; several choices are typed as "1,3". It reads standard
+input line by line, so a script can drive it through a pipe. `/quit` (or the
+end of input) leaves with status 0; everything said so far is already stored,
+so the next `psoasbot chat` carries on where the user was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import re
+from typing import IO
+
+from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, Select, ShowRoutine, Start, Text
+from bot.core.replies import Button, Reply, ReplyKind
+from bot.core.service import ConversationService
+
+CHANNEL = "terminal"
+COMMANDS: dict[str, Event] = {
+    "/start": Start(),
+    "/check": NewCheck(),
+    "/restart": NewCheck(),
+    "/help": Help(),
+    "/cancel": Cancel(),
+    "/routine": ShowRoutine(),
+    "/back": Back(),
+}
+_NUMBERS = re.compile(r"^\s*\d+(\s*[, ]\s*\d+)*\s*$")
+
+
+def render(reply: Reply) -> tuple[str, list[Button]]:
+    """Plain-text rendering; returns the text and the buttons in numbered order."""
+    lines: list[str] = []
+    if reply.title:
+        marker = "!!" if reply.kind is ReplyKind.ESCALATION else "=="
+        lines.append(f"{marker} {reply.title} {marker}")
+    lines.append(reply.text)
+    numbered = list(reply.all_buttons)
+    for number, button in enumerate(numbered, start=1):
+        lines.append(f"  {number}) {button.label}")
+    if reply.multi:
+        lines.append('  (type the numbers of all that apply, for example "1,3")')
+    return "\n".join(lines), numbered
+
+
+class TerminalChat:
+    def __init__(self, service: ConversationService, user: str | None = None) -> None:
+        self.service = service
+        self.user = user or _local_user()
+        self.buttons: list[Button] = []
+
+    def event_for(self, line: str) -> Event | None:
+        """What a typed line means, given the buttons shown last."""
+        stripped = line.strip()
+        if not stripped:
+            return None
+        command = stripped.split()[0].lower()
+        if command in COMMANDS:
+            return COMMANDS[command]
+        if stripped.lower() in ("back", "b"):
+            return Back()
+        by_label = [button for button in self.buttons if button.label == stripped]
+        if len(by_label) == 1:  # a 0-10 scale: "3" means 3, not the third button
+            return Press(by_label[0].data)
+        if _NUMBERS.match(stripped) and self.buttons:
+            numbers = [int(part) for part in re.split(r"[,\s]+", stripped.strip()) if part]
+            if any(not 1 <= number <= len(self.buttons) for number in numbers):
+                return Text(stripped)
+            chosen = [self.buttons[number - 1] for number in numbers]
+            toggles = [button.data for button in chosen if button.data.split(":")[-1].startswith("t")]
+            if toggles and len(toggles) == len(chosen):
+                return Select(tuple(toggles))
+            if len(chosen) == 1:
+                return Press(chosen[0].data)
+        return Text(stripped)
+
+    async def say(self, event: Event, output: IO[str]) -> None:
+        handled = await self.service.handle(CHANNEL, self.user, event)
+        for reply in handled.replies:
+            text, numbered = render(reply)
+            output.write(text + "\n\n")
+            if numbered:
+                self.buttons = numbered
+        output.flush()
+
+    async def run(self, source: IO[str], output: IO[str]) -> int:
+        await self.say(Start(), output)
+        loop = asyncio.get_running_loop()
+        while True:
+            output.write("> ")
+            output.flush()
+            line = await loop.run_in_executor(None, source.readline)
+            if not line:
+                output.write("\n")
+                return 0
+            if line.strip().lower() in ("/quit", "/exit"):
+                output.write("Bye! Your answers are saved; run the chat again to carry on.\n")
+                return 0
+            event = self.event_for(line)
+            if event is not None:
+                await self.say(event, output)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "local"

@@ -1,0 +1,112 @@
+"""The `psoasbot` command: chat, assess, validate, graph, run."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import logs
+from bot.config import Settings
+from bot.core.app import SYMPTOM_CHECK_FLOW, Core, build_core
+from bot.core.content import ContentError
+from bot.storage.database import DatabaseError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="psoasbot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    chat = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--user", help="whose conversation to use (default: your login name)")
+    chat.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+
+    assess = commands.add_parser("assess", help="triage one JSON answer set from stdin or --file")
+    assess.add_argument("--file", type=Path, help="read the JSON from this file instead of stdin")
+
+    commands.add_parser("validate", help="check content/ and flows/ and report every problem")
+
+    graph = commands.add_parser("graph", help="write the flow as a Mermaid diagram")
+    graph.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
+    run.add_argument("--db", type=Path, help="database file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings.from_environment()
+    logs.configure(
+        "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
+    )
+    try:
+        core = build_core(settings.content_dir, settings.flows_dir, settings.language)
+    except ContentError as error:
+        print(f"psoasbot: {len(error.problems)} problem(s) in content or flows:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:
+        return _dispatch(args, settings, core)
+    except DatabaseError as error:
+        print(f"psoasbot: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
+    if args.command == "validate":
+        content = core.content
+        print(
+            f"content and flows are valid: {len(content.exercises)} exercises, "
+            f"{len(content.routines)} routines, {len(content.red_flags)} red-flag rules, "
+            f"{len(content.questions)} questions, {len(core.flow.states)} flow states"
+        )
+        return EXIT_OK
+    if args.command == "assess":
+        from bot.adapters.assess import run_assess
+
+        if args.file:
+            try:
+                source = args.file.open(encoding="utf-8")
+            except OSError as error:
+                print(f"psoasbot assess: cannot read {args.file}: {error.strerror}", file=sys.stderr)
+                return EXIT_USAGE
+            with source:
+                return run_assess(source, sys.stdout, sys.stderr, core)
+        return run_assess(sys.stdin, sys.stdout, sys.stderr, core)
+    if args.command == "graph":
+        from bot.adapters.graph import mermaid
+
+        diagram = mermaid(settings.flows_dir / SYMPTOM_CHECK_FLOW, core)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(diagram, encoding="utf-8")
+        else:
+            sys.stdout.write(diagram)
+        return EXIT_OK
+    database = args.db or settings.database_path
+    if args.command == "run" and settings.telegram_token:
+        print(
+            "psoasbot: TELEGRAM_BOT_TOKEN is set, but the Telegram front is not part of this "
+            "version yet. Unset it to use the terminal chat.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+
+
+async def _chat(core: Core, database_path: Path, user: str | None) -> int:
+    from bot.adapters.terminal import TerminalChat
+    from bot.core.service import ConversationService
+    from bot.storage.database import Database
+
+    async with Database(database_path) as database:
+        chat = TerminalChat(ConversationService(core.engine, database), user)
+        return await chat.run(sys.stdin, sys.stdout)

@@ -1,0 +1,48 @@
+"""Settings, read from the environment (and an optional .env file) once at start-up.
+
+Every setting is documented in README.md and .env.example. The bot token is
+kept out of `repr` so it can never reach a log line by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_dotenv(path: Path) -> None:
+    """Read KEY=VALUE lines from .env without overriding the real environment."""
+    if not path.is_file():
+        return
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#") or "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        os.environ.setdefault(key.strip(), value.strip().strip("'\""))
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_path: Path
+    content_dir: Path
+    flows_dir: Path
+    language: str
+    log_level: str
+    telegram_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_environment(cls, dotenv: Path | None = None) -> Settings:
+        _load_dotenv(dotenv or Path.cwd() / ".env")
+        env = os.environ
+        return cls(
+            database_path=Path(env.get("PSOASBOT_DB", "./data/psoasbot.db")),
+            content_dir=Path(env.get("PSOASBOT_CONTENT_DIR", str(PROJECT_ROOT / "content"))),
+            flows_dir=Path(env.get("PSOASBOT_FLOWS_DIR", str(PROJECT_ROOT / "flows"))),
+            language=env.get("PSOASBOT_LANGUAGE", "en"),
+            log_level=env.get("PSOASBOT_LOG_LEVEL", "INFO").upper(),
+            telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+        )

@@ -1,0 +1,584 @@
+"""Load and validate everything in content/: the medical knowledge, as data.
+
+Loading happens once at start-up. Every problem found is reported together, each
+line naming the file and the key path (`content/routines.yaml: routines.desk-sitter.
+exercises[2]: unknown exercise 'lunge_strech'`), so whoever edits content can
+fix it without reading Python. Nothing here knows about any chat front.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.core.answers import AREAS, KEY_SPECS, KeyKind
+from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
+from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
+from bot.core.understanding import Lexicon, LexiconError, load_lexicon
+
+Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
+URGENCY_ORDER: dict[str, int] = {"SELF_CARE": 0, "ROUTINE": 1, "URGENT": 2, "EMERGENCY": 3}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PARSERS = ("areas", "duration", "age", "pain_score", "yes_no")
+ROUTINE_FACTS: dict[str, FactSpec] = {
+    "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=tuple(URGENCY_ORDER)),
+    "ball_release_allowed": FactSpec("ball_release_allowed", KeyKind.BOOL),
+}
+DEFAULT_LANGUAGE = "en"
+
+
+class ContentError(ValueError):
+    """Content or flow files are invalid; `problems` lists each one, file and key first."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid content:\n  " + "\n  ".join(problems))
+
+
+# ---------------------------------------------------------------- file schemas
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DoseModel(_Strict):
+    sides: Literal["both", "one", "none"]
+    hold_seconds: int | None = Field(default=None, ge=1, le=600)
+    repetitions: int | None = Field(default=None, ge=1, le=100)
+    sets: int | None = Field(default=None, ge=1, le=10)
+    minutes: int | None = Field(default=None, ge=1, le=60)
+
+
+class ExerciseModel(_Strict):
+    kind: Literal["stretch", "release", "breathing", "strength", "movement"]
+    dose: DoseModel
+    frequency: str
+    tags: list[str] = Field(min_length=1)
+
+
+class ExercisesFile(_Strict):
+    schema_version: Literal[1]
+    exercises: dict[str, ExerciseModel] = Field(min_length=1)
+
+
+class CadenceModel(_Strict):
+    sessions_per_week: int = Field(ge=1, le=7)
+    suggested_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+
+
+class RoutineModel(_Strict):
+    exercises: list[str] = Field(min_length=1)
+    minutes: int = Field(ge=1, le=120)
+    cadence: CadenceModel
+
+
+class RoutinesFile(_Strict):
+    schema_version: Literal[1]
+    routines: dict[str, RoutineModel] = Field(min_length=1)
+
+
+class RedFlagModel(_Strict):
+    id: str
+    urgency: Literal["EMERGENCY", "URGENT", "ROUTINE"]
+    when: Any
+
+
+class RedFlagsFile(_Strict):
+    schema_version: Literal[1]
+    rules: list[RedFlagModel] = Field(min_length=1)
+
+
+class ContraindicationModel(_Strict):
+    id: str
+    when: Any
+    forbids: list[str] = Field(min_length=1)
+
+
+class ContraindicationsFile(_Strict):
+    schema_version: Literal[1]
+    contraindications: list[ContraindicationModel] = Field(min_length=1)
+
+
+class RoutineRuleModel(_Strict):
+    routine: str
+    when: Any
+
+
+class RoutineRulesFile(_Strict):
+    schema_version: Literal[1]
+    rules: list[RoutineRuleModel] = Field(min_length=1)
+
+
+class OptionModel(_Strict):
+    id: str
+    value: Any = None
+    sets: dict[str, Any] | None = None
+
+
+class QuestionModel(_Strict):
+    type: Literal["yes_no", "single_choice", "multi_choice", "number", "free_text"]
+    key: str | None = None
+    options: list[OptionModel | str] | None = None
+    group: str | None = None
+    none_option: bool = False
+    parser: str | None = None
+    min: int | None = None
+    max: int | None = None
+    skippable: bool = False
+
+
+class QuestionsFile(_Strict):
+    schema_version: Literal[1]
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    questions: dict[str, QuestionModel] = Field(min_length=1)
+
+
+# ---------------------------------------------------------------- loaded content
+
+
+@dataclass(frozen=True)
+class Dose:
+    sides: str
+    hold_seconds: int | None
+    repetitions: int | None
+    sets: int | None
+    minutes: int | None
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str
+    kind: str
+    dose: Dose
+    frequency: str
+    tags: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Routine:
+    id: str
+    exercises: tuple[str, ...]
+    minutes: int
+    sessions_per_week: int
+    suggested_days: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RedFlagRule:
+    id: str
+    urgency: str
+    applies: Predicate
+
+
+@dataclass(frozen=True)
+class Contraindication:
+    id: str
+    applies: Predicate
+    forbids: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RoutineRule:
+    routine: str
+    applies: Predicate
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice: a button label key, and what choosing it stores."""
+
+    id: str
+    label_key: str
+    sets: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str
+    key: str | None
+    options: tuple[Option, ...]
+    group: str | None
+    none_option: bool
+    parser: str | None
+    minimum: int | None
+    maximum: int | None
+    skippable: bool
+
+    @property
+    def text_key(self) -> str:
+        return f"question.{self.id}.text"
+
+    @property
+    def hint_key(self) -> str:
+        return f"question.{self.id}.hint"
+
+    def option(self, option_id: str) -> Option | None:
+        return next((option for option in self.options if option.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Content:
+    """Everything in content/, validated and compiled, shared by every front."""
+
+    root: Path
+    exercises: Mapping[str, Exercise]
+    routines: Mapping[str, Routine]
+    red_flags: tuple[RedFlagRule, ...]
+    contraindications: tuple[Contraindication, ...]
+    routine_rules: tuple[RoutineRule, ...]
+    groups: Mapping[str, tuple[str, ...]]
+    questions: Mapping[str, Question]
+    messages: Messages
+    lexicon: Lexicon
+
+
+# ---------------------------------------------------------------- loading
+
+
+class _Collector:
+    """Gathers problems so one run of `validate` reports all of them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[str] = []
+
+    def name(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def add(self, path: Path, key: str, problem: str) -> None:
+        self.problems.append(
+            f"{self.name(path)}: {key}: {problem}" if key else f"{self.name(path)}: {problem}"
+        )
+
+    def parse(self, path: Path, model: type[BaseModel]) -> Any:
+        raw = read_yaml(path, self)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate(raw)
+        except ValidationError as error:
+            for detail in error.errors():
+                location = ".".join(
+                    f"[{part}]" if isinstance(part, int) else str(part) for part in detail["loc"]
+                ).replace(".[", "[")
+                self.add(path, location, detail["msg"])
+            return None
+
+    def compile(
+        self, expression: object, path: Path, where: str, facts: Mapping[str, FactSpec] | None = None
+    ) -> Predicate:
+        try:
+            return compile_condition(expression, f"{self.name(path)}: {where}", facts)
+        except RuleError as error:
+            self.problems.append(str(error))
+            return lambda context: False
+
+
+def read_yaml(path: Path, collector: _Collector) -> Any:
+    """Read one YAML file, recording a problem instead of raising."""
+    if not path.is_file():
+        collector.add(path, "", "file is missing")
+        return None
+    try:
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except yaml.YAMLError as error:
+        collector.add(path, "", f"not valid YAML: {error}")
+        return None
+    if not isinstance(data, dict):
+        collector.add(path, "", "expected a mapping at the top level")
+        return None
+    return data
+
+
+def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
+    """Load content/ under `root`; raise ContentError listing every problem found."""
+    found = _Collector(root)
+    files = {
+        name: root / f"{name}.yaml"
+        for name in ("exercises", "routines", "red_flags", "contraindications", "routine_rules", "questions")
+    }
+    exercises_file = found.parse(files["exercises"], ExercisesFile)
+    routines_file = found.parse(files["routines"], RoutinesFile)
+    red_flags_file = found.parse(files["red_flags"], RedFlagsFile)
+    contra_file = found.parse(files["contraindications"], ContraindicationsFile)
+    rules_file = found.parse(files["routine_rules"], RoutineRulesFile)
+    questions_file = found.parse(files["questions"], QuestionsFile)
+    messages = _load_messages(root, language, found)
+    lexicon = _load_lexicon(root, language, found)
+
+    exercises = _exercises(exercises_file)
+    routines = _routines(routines_file)
+    red_flags = tuple(
+        RedFlagRule(rule.id, rule.urgency, found.compile(rule.when, files["red_flags"], f"rules[{i}].when"))
+        for i, rule in enumerate(red_flags_file.rules if red_flags_file else ())
+    )
+    contraindications = tuple(
+        Contraindication(
+            item.id,
+            found.compile(item.when, files["contraindications"], f"contraindications[{i}].when"),
+            frozenset(item.forbids),
+        )
+        for i, item in enumerate(contra_file.contraindications if contra_file else ())
+    )
+    routine_rules = tuple(
+        RoutineRule(
+            rule.routine,
+            found.compile(rule.when, files["routine_rules"], f"rules[{i}].when", ROUTINE_FACTS),
+        )
+        for i, rule in enumerate(rules_file.rules if rules_file else ())
+    )
+    groups = {name: tuple(keys) for name, keys in (questions_file.groups if questions_file else {}).items()}
+    questions = _questions(questions_file, groups, files["questions"], found)
+
+    if messages is None or lexicon is None:
+        raise ContentError(found.problems)
+    content = Content(
+        root=root,
+        exercises=exercises,
+        routines=routines,
+        red_flags=red_flags,
+        contraindications=contraindications,
+        routine_rules=routine_rules,
+        groups=groups,
+        questions=questions,
+        messages=messages,
+        lexicon=lexicon,
+    )
+    _cross_check(content, files, found)
+    if found.problems:
+        raise ContentError(found.problems)
+    return content
+
+
+def _load_messages(root: Path, language: str, found: _Collector) -> Messages | None:
+    path = root / "messages" / f"{language}.yaml"
+    raw = read_yaml(path, found)
+    if raw is None:
+        return None
+    try:
+        return Messages(language, flatten(raw, found.name(path)))
+    except ValueError as error:
+        found.problems.append(str(error))
+        return None
+
+
+def _load_lexicon(root: Path, language: str, found: _Collector) -> Lexicon | None:
+    path = root / "understanding" / f"{language}.yaml"
+    try:
+        return load_lexicon(path)
+    except LexiconError as error:
+        found.problems.append(str(error))
+        return None
+    except OSError as error:
+        found.add(path, "", f"cannot be read: {error}")
+        return None
+
+
+def _exercises(model: ExercisesFile | None) -> dict[str, Exercise]:
+    if model is None:
+        return {}
+    return {
+        exercise_id: Exercise(
+            id=exercise_id,
+            kind=item.kind,
+            dose=Dose(**item.dose.model_dump()),
+            frequency=item.frequency,
+            tags=frozenset(item.tags),
+        )
+        for exercise_id, item in model.exercises.items()
+    }
+
+
+def _routines(model: RoutinesFile | None) -> dict[str, Routine]:
+    if model is None:
+        return {}
+    return {
+        routine_id: Routine(
+            id=routine_id,
+            exercises=tuple(item.exercises),
+            minutes=item.minutes,
+            sessions_per_week=item.cadence.sessions_per_week,
+            suggested_days=tuple(item.cadence.suggested_days),
+        )
+        for routine_id, item in model.routines.items()
+    }
+
+
+def _questions(
+    model: QuestionsFile | None,
+    groups: Mapping[str, tuple[str, ...]],
+    path: Path,
+    found: _Collector,
+) -> dict[str, Question]:
+    if model is None:
+        return {}
+    for group, keys in groups.items():
+        for index, key in enumerate(keys):
+            if KEY_SPECS.get(key) is None or KEY_SPECS[key].kind is not KeyKind.BOOL:
+                found.add(path, f"groups.{group}[{index}]", f"{key!r} is not a yes/no answer key")
+    questions: dict[str, Question] = {}
+    for question_id, item in model.questions.items():
+        where = f"questions.{question_id}"
+        if item.key is not None and item.key not in KEY_SPECS:
+            found.add(path, f"{where}.key", f"unknown answer key {item.key!r}")
+        if item.group is not None and item.group not in groups:
+            found.add(path, f"{where}.group", f"unknown group {item.group!r}")
+        if item.parser is not None and item.parser not in PARSERS:
+            found.add(path, f"{where}.parser", f"unknown parser {item.parser!r}; use one of {list(PARSERS)}")
+        options = _options(question_id, item, groups, path, found)
+        if item.type in ("single_choice", "multi_choice") and not options:
+            found.add(path, f"{where}.options", "a choice question needs options or a group")
+        if item.type == "number" and (item.min is None or item.max is None or item.key is None):
+            found.add(path, where, "a number question needs key, min and max")
+        questions[question_id] = Question(
+            id=question_id,
+            type=item.type,
+            key=item.key,
+            options=options,
+            group=item.group,
+            none_option=item.none_option,
+            parser=item.parser,
+            minimum=item.min,
+            maximum=item.max,
+            skippable=item.skippable,
+        )
+    return questions
+
+
+def _options(
+    question_id: str,
+    item: QuestionModel,
+    groups: Mapping[str, tuple[str, ...]],
+    path: Path,
+    found: _Collector,
+) -> tuple[Option, ...]:
+    where = f"questions.{question_id}.options"
+    if item.group is not None and item.type == "multi_choice":
+        return tuple(Option(key, f"flag.{key}", {key: True}) for key in groups.get(item.group, ()))
+    options: list[Option] = []
+    for index, raw in enumerate(item.options or ()):
+        if isinstance(raw, str):
+            if item.key is None or KEY_SPECS[item.key].kind is not KeyKind.AREA_LIST:
+                found.add(path, f"{where}[{index}]", "plain options need an area-list key")
+            elif raw not in AREAS:
+                found.add(path, f"{where}[{index}]", f"unknown area {raw!r}")
+            options.append(Option(raw, f"area.{raw}", {}))
+            continue
+        if (raw.value is None) == (raw.sets is None):
+            found.add(path, f"{where}[{index}]", "give exactly one of value or sets")
+            continue
+        if raw.value is not None:
+            if item.key is None:
+                found.add(path, f"{where}[{index}].value", "a value needs the question's key")
+                continue
+            _check_value(item.key, raw.value, path, f"{where}[{index}].value", found)
+            sets = {item.key: raw.value}
+        else:
+            sets = dict(raw.sets or {})
+            for key, value in sets.items():
+                _check_value(key, value, path, f"{where}[{index}].sets.{key}", found)
+        options.append(Option(raw.id, f"question.{question_id}.option.{raw.id}", sets))
+    return tuple(options)
+
+
+def _check_value(key: str, value: Any, path: Path, where: str, found: _Collector) -> None:
+    spec = KEY_SPECS.get(key)
+    if spec is None:
+        found.add(path, where, f"unknown answer key {key!r}")
+        return
+    ok = {
+        KeyKind.BOOL: lambda: isinstance(value, bool),
+        KeyKind.NUMBER: lambda: isinstance(value, int | float) and not isinstance(value, bool),
+        KeyKind.INTEGER: lambda: isinstance(value, int) and not isinstance(value, bool),
+        KeyKind.CHOICE: lambda: value in spec.choices,
+    }.get(spec.kind, lambda: False)()
+    if not ok:
+        found.add(path, where, f"{value!r} is not a valid {spec.kind.value} for {key!r}")
+
+
+def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector) -> None:
+    """References between files: ids, tags, message keys, safety invariants."""
+    messages = content.messages
+    messages_path = content.root / "messages" / f"{messages.language}.yaml"
+    needed: dict[str, str] = {key: "used by the program" for key in CODE_MESSAGE_KEYS}
+
+    all_tags: set[str] = set()
+    for exercise in content.exercises.values():
+        all_tags |= exercise.tags
+        for part in ("name", "steps", "feel", "stop"):
+            needed[f"exercise.{exercise.id}.{part}"] = f"exercise {exercise.id}"
+        needed[f"frequency.{exercise.frequency}"] = f"exercise {exercise.id}"
+    for routine in content.routines.values():
+        for index, exercise_id in enumerate(routine.exercises):
+            if exercise_id not in content.exercises:
+                found.add(
+                    files["routines"],
+                    f"routines.{routine.id}.exercises[{index}]",
+                    f"unknown exercise {exercise_id!r}",
+                )
+        if len(routine.suggested_days) != routine.sessions_per_week:
+            found.add(
+                files["routines"],
+                f"routines.{routine.id}.cadence",
+                "suggested_days must list sessions_per_week days",
+            )
+        for part in ("name", "summary", "safety"):
+            needed[f"routine.{routine.id}.{part}"] = f"routine {routine.id}"
+    for index, contraindication in enumerate(content.contraindications):
+        needed[f"contraindication.{contraindication.id}"] = "contraindications.yaml"
+        for tag in contraindication.forbids - all_tags:
+            found.add(
+                files["contraindications"],
+                f"contraindications[{index}].forbids",
+                f"tag {tag!r} is on no exercise",
+            )
+        all_tags |= contraindication.forbids
+    for tag in all_tags:
+        needed[f"tag.{tag}"] = "exercise tags"
+    seen_rules: set[str] = set()
+    for index, rule in enumerate(content.red_flags):
+        if rule.id in seen_rules:
+            found.add(files["red_flags"], f"rules[{index}].id", f"duplicate id {rule.id!r}")
+        seen_rules.add(rule.id)
+        needed[f"red_flag.{rule.id}.reason"] = "red_flags.yaml"
+        needed[f"red_flag.{rule.id}.action"] = "red_flags.yaml"
+    for index, routine_rule in enumerate(content.routine_rules):
+        if routine_rule.routine not in content.routines:
+            found.add(
+                files["routine_rules"], f"rules[{index}].routine", f"unknown routine {routine_rule.routine!r}"
+            )
+    _check_safe_routines(content, files["routines"], found)
+    for question in content.questions.values():
+        needed[question.text_key] = f"question {question.id}"
+        for option in question.options:
+            needed[option.label_key] = f"question {question.id}"
+    for group, keys in content.groups.items():
+        for key in keys:
+            needed[f"flag.{key}"] = f"group {group}"
+    for key, user in sorted(needed.items()):
+        if not messages.has(key):
+            found.add(messages_path, key, f"missing message (needed by {user})")
+
+
+def _check_safe_routines(content: Content, path: Path, found: _Collector) -> None:
+    """The routines chosen for people who must avoid abdominal pressure never contain it."""
+    for routine_id in ("no-abdominal-pressure", "gentle-while-waiting"):
+        routine = content.routines.get(routine_id)
+        if routine is None:
+            found.add(path, f"routines.{routine_id}", "required routine is missing")
+            continue
+        for exercise_id in routine.exercises:
+            exercise = content.exercises.get(exercise_id)
+            if exercise is not None and "abdominal_pressure" in exercise.tags:
+                found.add(path, f"routines.{routine_id}", f"{exercise_id!r} puts pressure on the abdomen")

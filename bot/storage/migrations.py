@@ -1,0 +1,71 @@
+"""Schema migrations, oldest first. Never edit a released entry: append a new one.
+
+`PRAGMA user_version` holds how many have been applied.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: users, their conversation, their checks, answers and assessments.
+    (
+        """
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            channel TEXT NOT NULL,
+            external_id TEXT NOT NULL,
+            language TEXT NOT NULL DEFAULT 'en',
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (channel, external_id)
+        )
+        """,
+        """
+        CREATE TABLE checks (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            flow TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('in_progress', 'completed', 'cancelled')),
+            started_at TEXT NOT NULL,
+            finished_at TEXT
+        )
+        """,
+        "CREATE INDEX checks_by_user ON checks (user_id, id)",
+        """
+        CREATE TABLE conversations (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            check_id INTEGER REFERENCES checks(id) ON DELETE SET NULL,
+            state TEXT,
+            step INTEGER NOT NULL DEFAULT 0,
+            history TEXT NOT NULL DEFAULT '[]',
+            pending TEXT NOT NULL DEFAULT '[]',
+            result TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE answers (
+            check_id INTEGER NOT NULL REFERENCES checks(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            answered_at TEXT NOT NULL,
+            PRIMARY KEY (check_id, key)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TABLE assessments (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            check_id INTEGER REFERENCES checks(id) ON DELETE CASCADE,
+            urgency TEXT NOT NULL,
+            reasons TEXT NOT NULL,
+            ball_release_allowed INTEGER NOT NULL,
+            routine TEXT,
+            created_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX assessments_by_user ON assessments (user_id, id)",
+    ),
+)

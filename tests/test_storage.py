@@ -1,0 +1,104 @@
+"""Storage: a real SQLite file, migrations, transactions, and per-user order."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.core.events import Press, Start, Text
+from bot.core.service import ConversationService
+from bot.storage.database import Database, DatabaseError
+from bot.storage.migrations import MIGRATIONS
+from tests.support import core
+
+
+async def test_new_database_is_migrated_and_in_wal_mode(tmp_path: Path):
+    async with Database(tmp_path / "sub" / "bot.db") as database:
+        assert await database.schema_version() == len(MIGRATIONS)
+        async with database.read() as connection, connection.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"
+
+
+async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path: Path):
+    path = tmp_path / "bot.db"
+    async with Database(path) as database:
+        service = ConversationService(core().engine, database)
+        await service.handle("test", "u1", Start())
+    async with Database(path) as database:
+        service = ConversationService(core().engine, database)
+        handled = await service.handle("test", "u1", Start())
+        assert "Welcome back" in handled.replies[0].text
+
+
+async def test_database_newer_than_the_program_is_refused(tmp_path: Path):
+    path = tmp_path / "bot.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")
+    with pytest.raises(DatabaseError, match="newer than this program"):
+        await Database(path).open()
+
+
+async def test_a_failed_step_leaves_nothing_half_written(tmp_path: Path):
+    async with Database(tmp_path / "bot.db") as database:
+        with pytest.raises(RuntimeError):
+            async with database.write() as connection:
+                await connection.execute(
+                    "INSERT INTO users (channel, external_id, created_at, updated_at) "
+                    "VALUES ('t', 'x', '', '')"
+                )
+                raise RuntimeError("crash in the middle")
+        async with database.read() as connection, connection.execute("SELECT COUNT(*) FROM users") as cursor:
+            assert (await cursor.fetchone())[0] == 0
+
+
+async def test_inputs_from_one_user_never_interleave(tmp_path: Path):
+    """Many toggles at once for one user: every one is applied, in turn."""
+    async with Database(tmp_path / "bot.db") as database:
+        service = ConversationService(core().engine, database)
+        await service.handle("test", "u1", Start())
+        await service.handle("test", "u1", Press("1:y"))
+        # 7 area toggles on question step 2, sent concurrently, twice each -> none selected.
+        toggles = [Press(f"2:t{index}") for index in range(7)] * 2
+        await asyncio.gather(*(service.handle("test", "u1", event) for event in toggles))
+        async with (
+            database.read() as connection,
+            connection.execute("SELECT pending, step FROM conversations") as cursor,
+        ):
+            pending, step = await cursor.fetchone()
+        assert pending == "[]" and step == 2
+        # Odd toggles select: now toggle all once more concurrently.
+        await asyncio.gather(*(service.handle("test", "u1", Press(f"2:t{i}")) for i in range(7)))
+        handled = await service.handle("test", "u1", Press("2:ok"))
+        assert handled.state == "radiates_to"
+
+
+async def test_many_users_concurrently_each_keep_their_own_state(tmp_path: Path):
+    async with Database(tmp_path / "bot.db") as database:
+        service = ConversationService(core().engine, database)
+        users = [f"user{n}" for n in range(30)]
+        await asyncio.gather(*(service.handle("test", user, Start()) for user in users))
+        await asyncio.gather(*(service.handle("test", user, Text("yes")) for user in users))
+        await asyncio.gather(*(service.handle("test", user, Text("groin")) for user in users))
+        async with (
+            database.read() as connection,
+            connection.execute("SELECT state, COUNT(*) FROM conversations GROUP BY state") as cursor,
+        ):
+            rows = await cursor.fetchall()
+        assert rows == [("radiates_to", 30)]
+
+
+async def test_two_processes_worth_of_connections_share_one_file(tmp_path: Path):
+    """Two Database objects (as two processes would have) writing at once never see 'locked'."""
+    path = tmp_path / "bot.db"
+    async with Database(path) as first, Database(path) as second:
+        a = ConversationService(core().engine, first)
+        b = ConversationService(core().engine, second)
+        await asyncio.gather(
+            *(a.handle("test", f"a{n}", Start()) for n in range(20)),
+            *(b.handle("test", f"b{n}", Start()) for n in range(20)),
+        )
+        async with first.read() as connection, connection.execute("SELECT COUNT(*) FROM users") as cursor:
+            assert (await cursor.fetchone())[0] == 40
