@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
     run.add_argument("--db", type=Path, help="database file")
+    run.add_argument("--webhook", metavar="URL", help="receive updates by webhook at this public HTTPS URL")
+    run.add_argument(
+        "--listen", default="127.0.0.1", help="address the webhook server binds (default 127.0.0.1)"
+    )
+    run.add_argument("--port", type=int, default=8443, help="port the webhook server binds (default 8443)")
     return parser
 
 
@@ -93,13 +98,35 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         return EXIT_OK
     database = args.db or settings.database_path
     if args.command == "run" and settings.telegram_token:
+        return _run_telegram(args, settings, core, database)
+    if args.command == "run" and args.webhook:
+        print("psoasbot: --webhook needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+        return EXIT_USAGE
+    return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+
+
+def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: Path) -> int:
+    from bot.adapters.telegram.runner import TelegramSettings, run_telegram
+
+    if args.webhook and not settings.webhook_secret:
         print(
-            "psoasbot: TELEGRAM_BOT_TOKEN is set, but the Telegram front is not part of this "
-            "version yet. Unset it to use the terminal chat.",
+            "psoasbot: webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -), "
+            "so that only Telegram can post updates",
             file=sys.stderr,
         )
-        return EXIT_FAILURE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+        return EXIT_USAGE
+    logs.configure(settings.log_level)
+    assert settings.telegram_token is not None
+    telegram = TelegramSettings(
+        token=settings.telegram_token,
+        base_url=settings.telegram_base_url,
+        poll_timeout=settings.poll_timeout,
+        webhook_url=args.webhook,
+        listen=args.listen,
+        port=args.port,
+        webhook_secret=settings.webhook_secret,
+    )
+    return asyncio.run(run_telegram(core, database, telegram))
 
 
 async def _chat(core: Core, database_path: Path, user: str | None) -> int:

@@ -33,6 +33,9 @@ class Settings:
     language: str
     log_level: str
     telegram_token: str | None = field(default=None, repr=False)
+    telegram_base_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    poll_timeout: int = 30
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -45,4 +48,7 @@ class Settings:
             language=env.get("PSOASBOT_LANGUAGE", "en"),
             log_level=env.get("PSOASBOT_LOG_LEVEL", "INFO").upper(),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
+            telegram_base_url=env.get("TELEGRAM_BASE_URL") or None,
+            webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
+            poll_timeout=int(env.get("PSOASBOT_POLL_TIMEOUT", "30")),
         )

@@ -49,7 +49,8 @@ from bot.core.triage import TriageResult, triage
 
 MAX_TEXT_SCANNED = 6000
 LONG_TEXT = 1000
-_BUTTON_DATA = re.compile(r"^(\d{1,9}):([a-z]{1,8}\d{0,3})$")
+# Every token a button of ours can carry; anything else is forged or corrupted.
+_BUTTON_DATA = re.compile(r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|[vot]\d{1,3})$")
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,36 @@ class Reply:
     @property
     def all_buttons(self) -> tuple[Button, ...]:
         return tuple(button for row in self.buttons for button in row)
+
+
+def reply_to_dict(reply: Reply) -> dict[str, object]:
+    """A reply as plain JSON-able data, for the outbox."""
+    return {
+        "kind": reply.kind.value,
+        "text": reply.text,
+        "title": reply.title,
+        "buttons": [[[b.data, b.label, b.selected] for b in row] for row in reply.buttons],
+        "choices": [[b.data, b.label, b.selected] for b in reply.choices],
+        "edit": reply.edit,
+        "multi": reply.multi,
+    }
+
+
+def reply_from_dict(data: dict[str, object]) -> Reply:
+    def button(raw: object) -> Button:
+        assert isinstance(raw, list) and len(raw) == 3
+        return Button(str(raw[0]), str(raw[1]), bool(raw[2]))
+
+    rows = data.get("buttons") or []
+    choices = data.get("choices") or []
+    assert isinstance(rows, list) and isinstance(choices, list)
+    title = data.get("title")
+    return Reply(
+        kind=ReplyKind(str(data["kind"])),
+        text=str(data["text"]),
+        title=str(title) if title is not None else None,
+        buttons=tuple(tuple(button(raw) for raw in row) for row in rows),
+        edit=bool(data.get("edit")),
+        multi=bool(data.get("multi")),
+        choices=tuple(button(raw) for raw in choices),
+    )

@@ -62,6 +62,7 @@ _MAX_MENTIONS: Final[int] = 64
 """Mentions of one key examined per message: enough for any real message, and a
 bound on the work for pathological input ("no numb no numb ...")."""
 _MIN_DURATION_WEEKS: Final[float] = 0.01
+_MAX_DURATION_WEEKS: Final[float] = 5200.0  # the contract's bound for duration_weeks
 
 _PLACEHOLDER: Final = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _WORD: Final = re.compile(r"[\w']+")
@@ -108,6 +109,7 @@ _COMPUTED: Final[tuple[str, ...]] = (
     "unit_abbrev",
     "relative",
     "relative_since",
+    "vague",
     "sex_word",
     "sex_letter",
 )
@@ -174,13 +176,13 @@ class Findings:
 class FlagRule:
     """The compiled patterns of one boolean answer key.
 
-    `pattern` is all patterns in one alternation (for tests and tools). For speed,
-    patterns that start with a known word are tried only at words starting with
-    it (see `Lexicon.dispatch`); `residual` holds the others, searched in full.
+    For speed, patterns that start with known text are tried only at words that
+    start with it (see `Lexicon.dispatch`); `residual` holds the others, which
+    are searched in full.
     """
 
     key: str
-    pattern: re.Pattern[str]
+    patterns: tuple[re.Pattern[str], ...]
     residual: re.Pattern[str] | None
     exceptions: re.Pattern[str] | None
     negative: re.Pattern[str] | None
@@ -237,7 +239,6 @@ class Lexicon:
     dispatch: Mapping[str, tuple[tuple[int, re.Pattern[str]], ...]]
     areas: re.Pattern[str]
     area_answers: re.Pattern[str]
-    area_keys: tuple[str, ...]
     pain_words: re.Pattern[str]
     other_symptoms: re.Pattern[str]
     radiation: re.Pattern[str]
@@ -245,6 +246,7 @@ class Lexicon:
     link_words: re.Pattern[str]
     units: tuple[TimeUnit, ...]
     relative: tuple[tuple[re.Pattern[str], float], ...]
+    vague: Mapping[str, float]
     duration_patterns: tuple[tuple[str, re.Pattern[str]], ...]
     time_words: re.Pattern[str]
     onset: re.Pattern[str]
@@ -534,7 +536,7 @@ def load_lexicon(path: Path) -> Lexicon:
 
 
 def _build(b: _Builder) -> Lexicon:
-    language = b.data.get("language", path_stem(b.path))
+    language = b.data.get("language", b.path.stem)
     if not isinstance(language, str):
         raise b.fail("language", "must be a string")
 
@@ -574,11 +576,12 @@ def _build(b: _Builder) -> Lexicon:
         raw_units.append((weeks, forms + abbrevs))
     relative = b.number_map(duration, "relative", "duration.relative")
     since_only = b.number_map(duration, "relative_since_only", "duration.relative_since_only")
+    vague = b.number_map(duration, "vague", "duration.vague")
 
     sex = b.section("sex")
     sex_words = b.mapping(sex, "words", "sex.words")
     sex_codes: dict[str, str] = {}
-    for code, items in sex_words.items():
+    for code in sex_words:
         if code not in SEXES:
             raise b.fail(f"sex.words.{code}", f"unknown sex code (not one of {', '.join(SEXES)})")
         for word in b.strings(sex_words, code, f"sex.words.{code}"):
@@ -597,6 +600,7 @@ def _build(b: _Builder) -> Lexicon:
         "unit_abbrev": f"(?:{'|'.join(unit_abbrevs) or '(?!)'})",
         "relative": f"(?:{_alternation(list(relative))})",
         "relative_since": f"(?:{_alternation([*relative, *since_only])})",
+        "vague": f"(?:{_alternation(list(vague))})",
         "sex_word": f"(?:{_alternation(list(sex_codes))})",
         "sex_letter": f"(?:{_alternation(list(letter_codes))})",
     }
@@ -639,7 +643,7 @@ def _build(b: _Builder) -> Lexicon:
             raise b.fail(f"negation.change_flags[{index}]", f"unknown answer key {key!r}")
 
     flags, dispatch = _build_flags(b)
-    areas, area_answers, area_keys = _build_areas(b)
+    areas, area_answers = _build_areas(b)
     symptoms = b.section("symptoms")
     yes_no = _build_yes_no(b)
 
@@ -701,7 +705,6 @@ def _build(b: _Builder) -> Lexicon:
         dispatch=dispatch,
         areas=areas,
         area_answers=area_answers,
-        area_keys=area_keys,
         pain_words=b.regex(symptoms, "pain", "symptoms.pain"),
         other_symptoms=b.regex(symptoms, "other", "symptoms.other"),
         radiation=b.regex(symptoms, "radiation", "symptoms.radiation"),
@@ -709,10 +712,11 @@ def _build(b: _Builder) -> Lexicon:
         link_words=b.regex(symptoms, "link", "symptoms.link"),
         units=time_units,
         relative=relative_rules,
+        vague=vague,
         duration_patterns=tuple(duration_patterns),
         time_words=re.compile(
             "|".join(
-                [b.computed["unit"], b.computed["relative_since"], r"\d"]
+                [b.computed["unit"], b.computed["relative_since"], b.computed["vague"], r"\d"]
                 + [f"(?:{p.pattern})" for kind, p in duration_patterns if kind == "since_then"]
             )
         ),
@@ -727,11 +731,6 @@ def _build(b: _Builder) -> Lexicon:
         answer_age=b.each(answers, "age", "answers.age"),
         answer_duration=answer_duration,
     )
-
-
-def path_stem(path: Path) -> str:
-    """The language code a lexicon file is named after ("en" for en.yaml)."""
-    return path.stem
 
 
 def _build_flags(
@@ -749,10 +748,9 @@ def _build_flags(
         for name in spec:
             if name not in _FLAG_FIELDS:
                 raise b.fail(f"{keypath}.{name}", f"unknown field (one of {', '.join(sorted(_FLAG_FIELDS))})")
-        pattern = b.regex(spec, "patterns", f"{keypath}.patterns")
+        patterns = b.each(spec, "patterns", f"{keypath}.patterns")
         residual: list[str] = []
-        for index, source in enumerate(b.strings(spec, "patterns", f"{keypath}.patterns")):
-            compiled = b.compile(source, f"{keypath}.patterns[{index}]")
+        for compiled in patterns:
             literals = _leading_literals(compiled.pattern)
             if literals is None:
                 residual.append(f"(?:{compiled.pattern})")
@@ -764,7 +762,7 @@ def _build_flags(
         rules.append(
             FlagRule(
                 key=key,
-                pattern=pattern,
+                patterns=patterns,
                 residual=re.compile("|".join(residual)) if residual else None,
                 exceptions=b.regexes(spec, "except", f"{keypath}.except", required=False),
                 negative=b.regexes(spec, "negative", f"{keypath}.negative", required=False),
@@ -774,7 +772,7 @@ def _build_flags(
     return tuple(rules), {key: tuple(entries) for key, entries in dispatch.items()}
 
 
-def _build_areas(b: _Builder) -> tuple[re.Pattern[str], re.Pattern[str], tuple[str, ...]]:
+def _build_areas(b: _Builder) -> tuple[re.Pattern[str], re.Pattern[str]]:
     section = b.section("areas")
     for key in section:
         if key not in AREAS:
@@ -794,7 +792,7 @@ def _build_areas(b: _Builder) -> tuple[re.Pattern[str], re.Pattern[str], tuple[s
         narrative.append(f"(?P<{key}>{body})")
         answer.append(f"(?P<{key}>{body}{''.join('|(?:' + b.expand(p, keypath) + ')' for p in extra)})")
     try:
-        return re.compile("|".join(narrative)), re.compile("|".join(answer)), AREAS
+        return re.compile("|".join(narrative)), re.compile("|".join(answer))
     except re.error as error:
         raise b.fail("areas", f"invalid regex: {error}") from None
 
@@ -920,7 +918,7 @@ def _pre_negated(doc: _Doc, lexicon: Lexicon, sentence: _Span, match: re.Match[s
     return not _breaks_between(doc, lexicon, cue.end(), match)
 
 
-def _post_negated(doc: _Doc, lexicon: Lexicon, sentence: _Span, match: re.Match[str], change: bool) -> bool:
+def _post_negated(doc: _Doc, lexicon: Lexicon, sentence: _Span, match: re.Match[str], rule: FlagRule) -> bool:
     text = doc.text
     # The finding must be the subject of the statement the cue closes: nothing
     # like "I have a ..." before it in its clause.
@@ -946,7 +944,7 @@ def _post_negated(doc: _Doc, lexicon: Lexicon, sentence: _Span, match: re.Match[
     if not after.strip() and end == sentence.end and lexicon.neg_post_immediate.match(text[end : end + 16]):
         return True  # "Numbness? No."
     cues = [lexicon.neg_post]
-    if change and lexicon.neg_post_change is not None:
+    if rule.key in lexicon.change_flags and lexicon.neg_post_change is not None:
         cues.append(lexicon.neg_post_change)
     for cue_pattern in cues:
         cue = cue_pattern.search(after)
@@ -955,11 +953,25 @@ def _post_negated(doc: _Doc, lexicon: Lexicon, sentence: _Span, match: re.Match[
         gap = after[: cue.start()]
         if _words(gap) > lexicon.max_post_gap_words or lexicon.post_blockers.search(gap):
             continue
-        if lexicon.scope_break.search(after, 0, cue.end()):
-            broken = lexicon.scope_break.search(after, 0, cue.end())
-            if broken is not None and broken.start() < cue.start():
-                continue
+        broken = lexicon.scope_break.search(after, 0, cue.end())
+        if broken is not None and broken.start() < cue.start():
+            continue
+        if _other_subject(lexicon, rule, text, match.end(), match.end() + cue.start(), end):
+            continue
         return True
+    return False
+
+
+def _other_subject(lexicon: Lexicon, rule: FlagRule, text: str, start: int, stop: int, end: int) -> bool:
+    """Does "and my <noun>" between start and stop name something other than this key?
+
+    "my bladder and my bowels are fine" negates both; in "numbness in my foot and
+    my bladder is fine" the cue belongs to the bladder, not to the numbness.
+    """
+    for weak in lexicon.weak_break.finditer(text, start, stop):
+        noun = weak.end() + len(text[weak.end() : stop]) - len(text[weak.end() : stop].lstrip())
+        if not any(p.match(text, noun, end) for p in rule.patterns):
+            return True
     return False
 
 
@@ -1063,7 +1075,7 @@ def _scan_flags(doc: _Doc, lexicon: Lexicon) -> dict[str, bool]:
             if _other_person(doc, lexicon, sentence, match) or _hypothetical(doc, lexicon, sentence, match):
                 continue
             negated = _pre_negated(doc, lexicon, sentence, match) or _post_negated(
-                doc, lexicon, sentence, match, rule.key in lexicon.change_flags
+                doc, lexicon, sentence, match, rule
             )
             if not negated:
                 found[rule.key] = True
@@ -1108,19 +1120,45 @@ def _distance(a: tuple[int, int], b: tuple[int, int]) -> int:
     return 0
 
 
+def _symptom_kind(
+    text: str,
+    lexicon: Lexicon,
+    clause: _Span,
+    mention: re.Match[str],
+    hits: Sequence[tuple[tuple[int, int], str]],
+) -> str:
+    """Is the area named with a pain word or with another symptom ("gone numb")?
+
+    The area's own predicate decides ("my thigh has gone numb", "my back is sore");
+    failing that, the nearest symptom word in the clause.
+    """
+    verb = lexicon.verbs.search(text, mention.end(), min(clause.end, mention.end() + 40))
+    if verb is not None and _words(text[mention.end() : verb.start()]) <= 1:
+        following = [(span[0], kind) for span, kind in hits if verb.start() <= span[0] <= verb.end() + 25]
+        if following:
+            return min(following)[1]
+    return min(hits, key=lambda hit: _distance(hit[0], mention.span()))[1]
+
+
 def _scan_areas(doc: _Doc, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...]]:
     text = doc.text
     location: list[str] = []
     radiates: list[str] = []
+    neutral: list[str] = []  # areas named with no symptom word at all ("a lump in my groin")
     for clause in _clauses(doc, lexicon, lexicon.clause_break):
         mentions = [m for m in lexicon.areas.finditer(text, clause.start, clause.end) if m.lastgroup]
         if not mentions:
             continue
         pains = [m.span() for m in lexicon.pain_words.finditer(text, clause.start, clause.end)]
         spreads = [m.span() for m in lexicon.radiation.finditer(text, clause.start, clause.end)]
-        if not pains and not spreads:
-            continue
         others = [m.span() for m in lexicon.other_symptoms.finditer(text, clause.start, clause.end)]
+        if not pains and not spreads:
+            sentence = doc.sentence_at(clause.start)
+            if not lexicon.other_symptoms.search(text, sentence.start, sentence.end):
+                for mention in mentions:
+                    if mention.lastgroup and mention.lastgroup not in neutral:
+                        neutral.append(mention.lastgroup)
+            continue
         hits = [(span, "pain") for span in pains + spreads] + [(span, "other") for span in others]
         for mention in mentions:
             area = mention.lastgroup
@@ -1132,14 +1170,16 @@ def _scan_areas(doc: _Doc, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[str
             # ("shoots ... into my calf, with a numb patch"); otherwise the nearest
             # symptom word decides whether this area is about pain at all.
             governed = cue is not None and not any(cue < s < mention.start() for s, _ in others)
-            if not governed:
-                _, kind = min(hits, key=lambda hit: _distance(hit[0], mention.span()))
-                if kind != "pain":
-                    continue
+            if not governed and _symptom_kind(text, lexicon, clause, mention, hits) != "pain":
+                continue
             spreading = cue is not None and not lexicon.radiation_source.search(before)
             target = radiates if spreading else location
             if area not in target:
                 target.append(area)
+    # Nothing called painful, but areas named (someone writing to a pain check
+    # about "the lump in my groin" or "my hip clicks"): those are where it is.
+    if not location:
+        location = [area for area in neutral if area not in radiates]
     return tuple(location), tuple(radiates)
 
 
@@ -1158,7 +1198,7 @@ def _number(text: str | None, lexicon: Lexicon) -> float | None:
 
 
 def _round_half_up(value: float) -> int:
-    return int(math.floor(value + 0.5))
+    return math.floor(value + 0.5)
 
 
 def _quantity_weeks(match: re.Match[str], lexicon: Lexicon) -> float | None:
@@ -1172,6 +1212,8 @@ def _quantity_weeks(match: re.Match[str], lexicon: Lexicon) -> float | None:
         return None
     if groups.get("half_pre"):
         amount: float | None = 0.5
+    elif groups.get("n") is None:
+        amount = 1.0  # a unit on its own: "for the past month"
     else:
         amount = _number(groups.get("n"), lexicon)
         upper = _number(groups.get("n2"), lexicon)
@@ -1179,7 +1221,7 @@ def _quantity_weeks(match: re.Match[str], lexicon: Lexicon) -> float | None:
             amount = max(amount, upper)
     if amount is None:
         return None
-    if groups.get("half_post"):
+    if groups.get("half_post") or groups.get("half_mid"):
         amount += 0.5
     return amount * per_unit
 
@@ -1193,6 +1235,9 @@ def _relative_weeks(text: str, lexicon: Lexicon) -> float | None:
 
 
 def _match_weeks(match: re.Match[str], lexicon: Lexicon) -> float | None:
+    vague = match.groupdict().get("vague")
+    if vague is not None:
+        return lexicon.vague.get(_squash(vague))
     weeks = _quantity_weeks(match, lexicon)
     if weeks is not None:
         return weeks
@@ -1283,7 +1328,11 @@ def _pick_duration(doc: _Doc, lexicon: Lexicon) -> float | None:
         lambda c: c.kind == "bare" and _linked(doc, lexicon, doc.sentence_at(c.start)),
     ]
     for accept in tiers:
-        values = [c.weeks for c in candidates if c.weeks is not None and accept(c)]
+        values = [
+            c.weeks
+            for c in candidates
+            if c.weeks is not None and c.weeks <= _MAX_DURATION_WEEKS and accept(c)
+        ]
         if values:
             return _tidy_weeks(max(values))
     return None
@@ -1430,7 +1479,7 @@ def parse_duration_weeks(text: str, lexicon: Lexicon) -> float | None:
     if not values:
         return None
     weeks = max(values)
-    return _tidy_weeks(weeks) if 0 <= weeks <= 5200 else None
+    return _tidy_weeks(weeks) if 0 <= weeks <= _MAX_DURATION_WEEKS else None
 
 
 def parse_age(text: str, lexicon: Lexicon) -> int | None:

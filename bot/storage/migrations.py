@@ -68,4 +68,32 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         """,
         "CREATE INDEX assessments_by_user ON assessments (user_id, id)",
     ),
+    # 2: at-most-once inputs and at-least-once replies, for fronts that can crash mid-send.
+    (
+        """
+        CREATE TABLE inbox (
+            key TEXT PRIMARY KEY,
+            user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+            received_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX inbox_by_user ON inbox (user_id)",
+        """
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            payload TEXT NOT NULL,
+            context TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            sent_at TEXT
+        )
+        """,
+        "CREATE INDEX outbox_unsent ON outbox (user_id, id) WHERE sent_at IS NULL",
+        """
+        CREATE TABLE transport_state (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            question_message_id INTEGER
+        )
+        """,
+    ),
 )

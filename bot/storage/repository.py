@@ -157,3 +157,128 @@ async def assessments_of(connection: aiosqlite.Connection, user_id: int) -> list
             }
             async for urgency, reasons, ball, routine, created_at, check_id in cursor
         ]
+
+
+async def claim_inbox(connection: aiosqlite.Connection, key: str, user_id: int) -> bool:
+    """Record an input by its transport key; False when it was already handled."""
+    cursor = await connection.execute(
+        "INSERT OR IGNORE INTO inbox (key, user_id, received_at) VALUES (?, ?, ?)", (key, user_id, now())
+    )
+    return cursor.rowcount == 1
+
+
+async def add_to_outbox(
+    connection: aiosqlite.Connection, user_id: int, payloads: list[dict[str, Any]], context: dict[str, Any]
+) -> list[int]:
+    ids: list[int] = []
+    stamp = now()
+    for payload in payloads:
+        cursor = await connection.execute(
+            "INSERT INTO outbox (user_id, payload, context, created_at) VALUES (?, ?, ?, ?)",
+            (user_id, json.dumps(payload, ensure_ascii=False), json.dumps(context), stamp),
+        )
+        assert cursor.lastrowid is not None
+        ids.append(cursor.lastrowid)
+    return ids
+
+
+async def unsent(
+    connection: aiosqlite.Connection, user_id: int
+) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    async with connection.execute(
+        "SELECT id, payload, context FROM outbox WHERE user_id = ? AND sent_at IS NULL ORDER BY id",
+        (user_id,),
+    ) as cursor:
+        return [
+            (row_id, json.loads(payload), json.loads(context)) async for row_id, payload, context in cursor
+        ]
+
+
+async def users_with_unsent(connection: aiosqlite.Connection, channel: str) -> list[tuple[int, str]]:
+    async with connection.execute(
+        "SELECT DISTINCT u.id, u.external_id FROM outbox o JOIN users u ON u.id = o.user_id "
+        "WHERE o.sent_at IS NULL AND u.channel = ?",
+        (channel,),
+    ) as cursor:
+        return [(int(user_id), str(external_id)) async for user_id, external_id in cursor]
+
+
+async def mark_sent(connection: aiosqlite.Connection, outbox_id: int) -> None:
+    await connection.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now(), outbox_id))
+
+
+async def drop_unsent(connection: aiosqlite.Connection, user_id: int) -> None:
+    """Forget replies that can never be delivered (the user blocked the bot)."""
+    await connection.execute(
+        "UPDATE outbox SET sent_at = ? WHERE user_id = ? AND sent_at IS NULL", (f"dropped {now()}", user_id)
+    )
+
+
+async def find_user(connection: aiosqlite.Connection, channel: str, external_id: str) -> int | None:
+    async with connection.execute(
+        "SELECT id FROM users WHERE channel = ? AND external_id = ?", (channel, external_id)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+async def set_active(connection: aiosqlite.Connection, user_id: int, active: bool) -> None:
+    await connection.execute(
+        "UPDATE users SET active = ?, updated_at = ? WHERE id = ?", (int(active), now(), user_id)
+    )
+
+
+async def question_message(connection: aiosqlite.Connection, user_id: int) -> int | None:
+    async with connection.execute(
+        "SELECT question_message_id FROM transport_state WHERE user_id = ?", (user_id,)
+    ) as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+async def set_question_message(
+    connection: aiosqlite.Connection, user_id: int, message_id: int | None
+) -> None:
+    await connection.execute(
+        "INSERT INTO transport_state (user_id, question_message_id) VALUES (?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET question_message_id = excluded.question_message_id",
+        (user_id, message_id),
+    )
+
+
+async def export_user(connection: aiosqlite.Connection, user_id: int) -> dict[str, Any]:
+    """Everything stored about one user, as plain data (for /mydata)."""
+
+    async def rows(sql: str) -> list[dict[str, Any]]:
+        async with connection.execute(sql, (user_id,)) as cursor:
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) async for row in cursor]
+
+    exported: dict[str, Any] = {
+        "user": (
+            await rows(
+                "SELECT channel, external_id, language, active, created_at, updated_at "
+                "FROM users WHERE id = ?"
+            )
+        ),
+        "conversation": await rows(
+            "SELECT state, step, history, pending, result, updated_at FROM conversations WHERE user_id = ?"
+        ),
+        "checks": await rows(
+            "SELECT id, flow, status, started_at, finished_at FROM checks WHERE user_id = ?"
+        ),
+        "answers": await rows(
+            "SELECT a.check_id, a.key, a.value, a.answered_at FROM answers a "
+            "JOIN checks c ON c.id = a.check_id WHERE c.user_id = ? ORDER BY a.check_id, a.key"
+        ),
+        "assessments": await assessments_of(connection, user_id),
+    }
+    for answer in exported["answers"]:
+        answer["value"] = json.loads(answer["value"])
+    return exported
+
+
+async def delete_user(connection: aiosqlite.Connection, user_id: int) -> None:
+    """Delete the user and, through foreign keys, everything that belongs to them."""
+    await connection.execute("DELETE FROM inbox WHERE user_id = ?", (user_id,))
+    await connection.execute("DELETE FROM users WHERE id = ?", (user_id,))

@@ -1,0 +1,196 @@
+"""Sending replies to Telegram: from the outbox, in order, with retries.
+
+The core writes replies to the outbox in the same transaction as the step that
+made them; this module sends them and marks each one sent. After a crash, the
+next start sends whatever was committed but not yet sent, so nothing is lost.
+(A crash in the instant between Telegram accepting a message and the row being
+marked sent can repeat that one message; no design can close that gap without
+Telegram's help, and it is milliseconds wide.)
+
+Error policy, per Telegram's documented behaviour:
+- 429 (RetryAfter): wait as long as Telegram says, then try again.
+- Network errors, timeouts and 5xx: retry with exponential backoff.
+- 403 (Forbidden, the user blocked the bot): stop, mark the user inactive and
+  drop their unsent replies; never retry.
+- 400 "message is not modified": the screen already shows it; fine.
+- Other 400s: the message cannot be sent as it is; log and move on, so one bad
+  message never blocks the replies after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.adapters.telegram.render import html_text, keyboard, split_message
+from bot.core.replies import Reply, ReplyKind, reply_from_dict
+from bot.storage import repository
+from bot.storage.database import Database
+
+log = logging.getLogger("psoasbot.telegram.delivery")
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 6
+FIRST_BACKOFF = 0.5
+MAX_BACKOFF = 30.0
+
+
+class UserBlocked(Exception):
+    """Telegram answered 403: this user cannot be messaged any more."""
+
+
+class Undeliverable(Exception):
+    """Telegram refused this message for good (a 400); the next ones may still go."""
+
+
+def _seconds(retry_after: object) -> float:
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
+
+
+async def with_retries(
+    call: Callable[[], Awaitable[T]], what: str, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+) -> T:
+    """Run one Bot API call under the error policy above."""
+    backoff = FIRST_BACKOFF
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            return await call()
+        except RetryAfter as error:
+            wait = _seconds(error.retry_after)
+            log.warning(
+                "rate limited by telegram", extra={"call": what, "retry_after": wait, "attempt": attempt}
+            )
+            await sleep(wait)
+        except Forbidden as error:
+            raise UserBlocked(str(error)) from error
+        except BadRequest as error:
+            if "not modified" in str(error).lower():
+                return None  # type: ignore[return-value]
+            log.error("telegram refused a message", extra={"call": what, "error": str(error)})
+            raise Undeliverable(str(error)) from error
+        except (TimedOut, NetworkError) as error:
+            if attempt == MAX_ATTEMPTS:
+                raise
+            log.warning(
+                "telegram unreachable, retrying",
+                extra={"call": what, "error": str(error), "attempt": attempt, "backoff": backoff},
+            )
+            await sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+    raise NetworkError(f"{what}: still failing after {MAX_ATTEMPTS} attempts")
+
+
+@dataclass
+class Screen:
+    """Where the user's current question message is, while one batch is sent."""
+
+    question_message_id: int | None
+    keyboard_retired: bool = False
+
+
+class Deliverer:
+    """Sends one user's outbox in order; one instance serves all users."""
+
+    def __init__(self, bot: Bot, database: Database, channel: str = "telegram") -> None:
+        self.bot = bot
+        self.database = database
+        self.channel = channel
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def flush(self, user_id: int, chat_id: int) -> None:
+        """Send every unsent reply of one user, oldest first."""
+        lock = self._locks.setdefault(user_id, asyncio.Lock())
+        async with lock:
+            async with self.database.read() as connection:
+                pending = await repository.unsent(connection, user_id)
+                screen = Screen(await repository.question_message(connection, user_id))
+            try:
+                for outbox_id, payload, context in pending:
+                    await self._deliver(chat_id, reply_from_dict(payload), context, screen)
+                    async with self.database.write() as connection:
+                        await repository.mark_sent(connection, outbox_id)
+                        await repository.set_question_message(connection, user_id, screen.question_message_id)
+            except UserBlocked:
+                log.info("user blocked the bot", extra={"user": user_id})
+                async with self.database.write() as connection:
+                    await repository.set_active(connection, user_id, False)
+                    await repository.drop_unsent(connection, user_id)
+        if not lock.locked():
+            self._locks.pop(user_id, None)
+
+    async def flush_all(self) -> int:
+        """After a restart: send what was committed but never sent."""
+        async with self.database.read() as connection:
+            users = await repository.users_with_unsent(connection, self.channel)
+        for user_id, external_id in users:
+            await self.flush(user_id, int(external_id))
+        return len(users)
+
+    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:
+        pressed = context.get("pressed_message_id")
+        try:
+            if reply.kind is ReplyKind.QUESTION:
+                await self._question(chat_id, reply, pressed, screen)
+            else:
+                await self._retire_keyboard(chat_id, screen)
+                await self._send(chat_id, reply)
+        except Undeliverable:
+            return
+
+    async def _question(self, chat_id: int, reply: Reply, pressed: int | None, screen: Screen) -> None:
+        """Edit the question in place when the user answered it by button, else send it anew."""
+        current = screen.question_message_id
+        if pressed is not None and pressed == current and not screen.keyboard_retired:
+            text, markup = html_text(reply), keyboard(reply)
+            if reply.edit:
+                await with_retries(
+                    lambda: self.bot.edit_message_reply_markup(chat_id, current, reply_markup=markup),
+                    "editMessageReplyMarkup",
+                )
+            else:
+                await with_retries(
+                    lambda: self.bot.edit_message_text(
+                        text, chat_id, current, parse_mode=ParseMode.HTML, reply_markup=markup
+                    ),
+                    "editMessageText",
+                )
+            return
+        await self._retire_keyboard(chat_id, screen)
+        sent = await self._send(chat_id, reply)
+        screen.question_message_id = sent.message_id if sent else None
+        screen.keyboard_retired = False
+
+    async def _retire_keyboard(self, chat_id: int, screen: Screen) -> None:
+        """Take the buttons off the old question, so the chat shows one live question."""
+        if screen.question_message_id is None or screen.keyboard_retired:
+            return
+        message_id = screen.question_message_id
+        screen.keyboard_retired = True
+        with contextlib.suppress(Undeliverable):  # already gone or too old to edit: nothing to tidy
+            await with_retries(
+                lambda: self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None),
+                "editMessageReplyMarkup",
+            )
+
+    async def _send(self, chat_id: int, reply: Reply) -> Message | None:
+        parts = split_message(html_text(reply))
+        markup: InlineKeyboardMarkup | None = keyboard(reply)
+        last: Message | None = None
+        for index, part in enumerate(parts):
+            buttons = markup if index == len(parts) - 1 else None
+            last = await with_retries(
+                lambda part=part, buttons=buttons: self.bot.send_message(  # type: ignore[misc]
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=buttons
+                ),
+                "sendMessage",
+            )
+        return last

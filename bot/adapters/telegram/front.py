@@ -1,0 +1,250 @@
+"""Telegram updates in, core events out: the thin part of the Telegram front.
+
+One CommandHandler per command, one MessageHandler for everything typed or
+sent, one CallbackQueryHandler for buttons (DESIGN.md: no ConversationHandler,
+no PTB persistence; the core and its database hold all state). Every input
+goes through `ConversationService.handle` with the update id as inbox key, so
+an update delivered twice (after a crash) is applied once; the replies go
+through the outbox and the Deliverer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
+from telegram.constants import ChatMemberStatus
+from telegram.error import TelegramError
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    ChatMemberHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.adapters.telegram.delivery import Deliverer, Undeliverable, UserBlocked, with_retries
+from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, ShowRoutine, Start, Text, Unsupported
+from bot.core.messages import Messages
+from bot.core.service import ConversationService
+
+log = logging.getLogger("psoasbot.telegram")
+CHANNEL = "telegram"
+FORGET_PREFIX = "forget:"
+FORGET_VALID_SECONDS = 15 * 60
+
+CORE_COMMANDS: dict[str, Event] = {
+    "start": Start(),
+    "check": NewCheck(),
+    "restart": NewCheck(),
+    "routine": ShowRoutine(),
+    "help": Help(),
+    "cancel": Cancel(),
+    "back": Back(),
+}
+MENU = ("start", "check", "routine", "help", "cancel", "mydata", "forget")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
+
+
+class TelegramFront:
+    def __init__(self, service: ConversationService, deliverer: Deliverer, messages: Messages) -> None:
+        self.service = service
+        self.deliverer = deliverer
+        self.messages = messages
+
+    def commands(self) -> list[BotCommand]:
+        """The command menu registered with setMyCommands."""
+        return [BotCommand(name, self.messages.text(f"telegram.command.{name}")) for name in MENU]
+
+    def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
+        private = filters.ChatType.PRIVATE
+        new_message = filters.UpdateType.MESSAGE
+        return [
+            MessageHandler(~private & new_message, self.on_group),
+            *(CommandHandler(name, self.on_command, filters=private) for name in CORE_COMMANDS),
+            CommandHandler("mydata", self.on_mydata, filters=private),
+            CommandHandler("forget", self.on_forget, filters=private),
+            MessageHandler(private & new_message & filters.TEXT, self.on_text),
+            MessageHandler(private & new_message & ~filters.TEXT, self.on_other),
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE, self.on_edited),
+            CallbackQueryHandler(self.on_button),
+            ChatMemberHandler(self.on_membership, ChatMemberHandler.MY_CHAT_MEMBER),
+        ]
+
+    # ------------------------------------------------------------ into the core
+
+    async def _dispatch(self, update: Update, event: Event, pressed_message_id: int | None = None) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        handled = await self.service.handle(
+            CHANNEL,
+            str(user.id),
+            event,
+            inbox_key=f"update:{update.update_id}",
+            outbox_context={"pressed_message_id": pressed_message_id},
+        )
+        if handled.duplicate:
+            log.info("duplicate update skipped", extra={"update": update.update_id})
+        if handled.rejected:
+            log.warning("button rejected", extra={"update": update.update_id, "why": handled.rejected})
+        await self.deliverer.flush(handled.user_id, chat.id)
+
+    async def on_command(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or not message.text:
+            return
+        name = message.text.split()[0].lstrip("/").split("@")[0].lower()
+        await self._dispatch(update, CORE_COMMANDS[name])
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None and message.text is not None
+        await self._dispatch(update, Text(message.text))
+
+    async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        kind = "other"
+        if message is not None:
+            for attribute in (
+                "sticker",
+                "photo",
+                "voice",
+                "video",
+                "document",
+                "audio",
+                "location",
+                "contact",
+            ):
+                if getattr(message, attribute, None):
+                    kind = attribute
+                    break
+        await self._dispatch(update, Unsupported(kind))
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        await self._answer(query.id)
+        data = query.data or ""
+        chat = update.effective_chat
+        if chat is None or chat.type != "private":
+            return
+        if data.startswith(FORGET_PREFIX):
+            await self._forget_answer(update, data)
+            return
+        message_id = query.message.message_id if query.message else None
+        await self._dispatch(update, Press(data), pressed_message_id=message_id)
+
+    # ------------------------------------------------------------ outside the core
+
+    async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Health answers are personal: only private chats; nothing is stored."""
+        chat = update.effective_chat
+        if chat is None:
+            return
+        await self._say(chat.id, self.messages.text("bot.private_only"))
+
+    async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is not None and chat.type == "private":
+            await self._say(chat.id, self.messages.text("bot.edited_message"))
+
+    async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        change = update.my_chat_member
+        if change is None or change.chat.type != "private":
+            return
+        status = change.new_chat_member.status
+        active = status not in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
+        await self.service.set_active(CHANNEL, str(change.from_user.id), active)
+
+    async def on_mydata(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None:
+            return
+        exported = await self.service.export(CHANNEL, str(user.id))
+        if exported is None:
+            await self._say(chat.id, self.messages.text("bot.mydata_empty"))
+            return
+        document = json.dumps(exported, indent=2, ensure_ascii=False, default=str).encode("utf-8")
+        try:
+            await with_retries(
+                lambda: context.bot.send_document(
+                    chat.id,
+                    InputFile(document, filename="psoasbot-my-data.json"),
+                    caption=self.messages.text("bot.mydata_caption"),
+                ),
+                "sendDocument",
+            )
+        except (UserBlocked, Undeliverable, TelegramError) as error:
+            log.warning("could not send data export", extra={"error": type(error).__name__})
+
+    async def on_forget(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        stamp = int(time.time())
+        markup = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        self.messages.text("bot.forget_yes"), callback_data=f"{FORGET_PREFIX}yes:{stamp}"
+                    )
+                ],
+                [
+                    InlineKeyboardButton(
+                        self.messages.text("bot.forget_no"), callback_data=f"{FORGET_PREFIX}no:{stamp}"
+                    )
+                ],
+            ]
+        )
+        await self._say(chat.id, self.messages.text("bot.forget_confirm"), markup)
+
+    async def _forget_answer(self, update: Update, data: str) -> None:
+        user, chat, query = update.effective_user, update.effective_chat, update.callback_query
+        if user is None or chat is None or query is None:
+            return
+        parts = data.split(":")
+        if len(parts) != 3 or parts[1] not in ("yes", "no") or not parts[2].isdigit():
+            log.warning("forged forget button ignored", extra={"update": update.update_id})
+            return
+        if time.time() - int(parts[2]) > FORGET_VALID_SECONDS:
+            text = self.messages.text("bot.forget_expired")
+        elif parts[1] == "yes":
+            await self.service.forget(CHANNEL, str(user.id))
+            text = self.messages.text("bot.forgotten")
+        else:
+            text = self.messages.text("bot.forget_kept")
+        message_id = query.message.message_id if query.message else None
+        if message_id is not None:
+            try:
+                await with_retries(
+                    lambda: query.get_bot().edit_message_text(text, chat.id, message_id), "editMessageText"
+                )
+                return
+            except (Undeliverable, UserBlocked, TelegramError):
+                pass
+        await self._say(chat.id, text)
+
+    async def _answer(self, query_id: str) -> None:
+        """Every button press is acknowledged, so the button stops spinning."""
+        try:
+            await with_retries(
+                lambda: self.deliverer.bot.answer_callback_query(query_id), "answerCallbackQuery"
+            )
+        except (Undeliverable, UserBlocked, TelegramError) as error:
+            log.info("callback answer failed", extra={"error": type(error).__name__})
+
+    async def _say(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        """A direct message that is not part of the conversation (nothing stored)."""
+        try:
+            await with_retries(
+                lambda: self.deliverer.bot.send_message(chat_id, text, reply_markup=markup), "sendMessage"
+            )
+        except (Undeliverable, UserBlocked, TelegramError) as error:
+            log.info("direct message failed", extra={"error": type(error).__name__})

@@ -1,0 +1,222 @@
+"""Start the Telegram bot: polling (default) or webhook.
+
+Both ways acknowledge an update to Telegram only after it has been stored:
+- Polling: our own loop calls getUpdates, processes the whole batch (one chat
+  in order, chats side by side), and only then asks for the next offset, which
+  is what tells Telegram the batch is done. PTB's Updater confirms updates as
+  soon as it has queued them, so a crash would lose whatever was in its queue.
+- Webhook: a small aiohttp server answers 200 only after the update has been
+  processed; Telegram redelivers anything else. Requests without the right
+  X-Telegram-Bot-Api-Secret-Token are refused with 403.
+A redelivered update is recognised by its id (the inbox) and applied once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.adapters.telegram.delivery import Deliverer, with_retries
+from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
+from bot.adapters.telegram.processor import PerChatUpdateProcessor
+from bot.core.app import Core
+from bot.core.service import ConversationService
+from bot.storage.database import Database
+
+log = logging.getLogger("psoasbot.telegram.runner")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str
+    base_url: str | None = None
+    poll_timeout: int = 30
+    webhook_url: str | None = None
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    webhook_secret: str | None = None
+
+    @property
+    def base_file_url(self) -> str | None:
+        if self.base_url is None:
+            return None
+        stem = self.base_url[: -len("/bot")] if self.base_url.endswith("/bot") else self.base_url
+        return f"{stem}/file/bot"
+
+
+def build_application(settings: TelegramSettings) -> Application:  # type: ignore[type-arg]
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .updater(None)
+        .concurrent_updates(PerChatUpdateProcessor(256))
+        .rate_limiter(AIORateLimiter(max_retries=0))  # our own retry policy lives in delivery.py
+        .connect_timeout(10)
+        .read_timeout(15)
+        .write_timeout(15)
+        .pool_timeout(10)
+        .connection_pool_size(64)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url)
+        if settings.base_file_url:
+            builder = builder.base_file_url(settings.base_file_url)
+    return builder.build()
+
+
+async def process(application: Application, update: Update) -> None:  # type: ignore[type-arg]
+    """Run one update through the handlers, under the per-chat processor."""
+    await application.update_processor.process_update(update, application.process_update(update))
+
+
+async def poll(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    bot = application.bot
+    offset: int | None = None
+    backoff = 1.0
+    while not stop.is_set():
+        fetch = asyncio.ensure_future(
+            bot.get_updates(
+                offset=offset,
+                timeout=settings.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+                read_timeout=settings.poll_timeout + 10,
+            )
+        )
+        stopping = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if fetch not in done:
+            fetch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await fetch
+            break
+        stopping.cancel()
+        try:
+            updates = fetch.result()
+        except RetryAfter as error:
+            await asyncio.sleep(_seconds(error.retry_after))
+            continue
+        except Conflict:
+            log.error("another process is polling with this token; retrying", extra={"backoff": backoff})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
+        except (TimedOut, NetworkError) as error:
+            log.warning("getUpdates failed", extra={"error": str(error), "backoff": backoff})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+            continue
+        backoff = 1.0
+        if not updates:
+            continue
+        await asyncio.gather(*(process(application, update) for update in updates))
+        offset = updates[-1].update_id + 1
+    if offset is not None:  # tell Telegram the last batch is done, so it is not redelivered
+        with contextlib.suppress(Exception):
+            await bot.get_updates(offset=offset, timeout=0)
+
+
+async def serve_webhook(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+    assert settings.webhook_url is not None and settings.webhook_secret is not None
+    secret = settings.webhook_secret
+    path = urlsplit(settings.webhook_url).path or "/"
+
+    async def receive(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            log.warning("webhook request with a wrong secret refused", extra={"remote": request.remote})
+            return web.Response(status=403, text="forbidden")
+        try:
+            data = await request.json()
+            update = Update.de_json(data, application.bot)
+        except Exception:
+            return web.Response(status=400, text="bad update")
+        if update is None:
+            return web.Response(status=400, text="bad update")
+        await process(application, update)
+        return web.Response(status=200, text="ok")
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post(path, receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.listen, settings.port)
+    await site.start()
+    try:
+        await with_retries(
+            lambda: application.bot.set_webhook(
+                settings.webhook_url or "", secret_token=secret, allowed_updates=ALLOWED_UPDATES
+            ),
+            "setWebhook",
+        )
+        log.info("webhook listening", extra={"listen": settings.listen, "port": settings.port, "path": path})
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _seconds(retry_after: object) -> float:
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
+
+
+async def run_telegram(core: Core, database_path: Path, settings: TelegramSettings) -> int:
+    """Run until SIGINT or SIGTERM; returns the process exit status."""
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    application = build_application(settings)
+    async with Database(database_path) as database:
+        service = ConversationService(core.engine, database)
+        deliverer = Deliverer(application.bot, database)
+        front = TelegramFront(service, deliverer, core.content.messages)
+        application.add_handlers(front.handlers())
+        application.add_error_handler(_log_error)
+        try:
+            await application.initialize()
+        except InvalidToken:
+            log.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+            return 1
+        try:
+            await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
+            resent = await deliverer.flush_all()
+            await application.start()
+            log.info(
+                "bot started",
+                extra={"mode": "webhook" if settings.webhook_url else "polling", "resent_users": resent},
+            )
+            if settings.webhook_url:
+                await serve_webhook(application, settings, stop)
+            else:
+                await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
+                await poll(application, settings, stop)
+        finally:
+            if application.running:
+                await application.stop()
+            await application.shutdown()
+    log.info("bot stopped")
+    return 0
+
+
+async def _log_error(update: object, context: object) -> None:
+    error = getattr(context, "error", None)
+    log.error(
+        "error while handling an update",
+        exc_info=(type(error), error, error.__traceback__) if isinstance(error, BaseException) else None,
+        extra={"update": getattr(update, "update_id", None)},
+    )
