@@ -50,7 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
     )
     try:
-        core = build_core(settings.content_dir, settings.flows_dir, settings.language)
+        telegram = args.command == "run" and bool(settings.telegram_token)
+        core = build_core(
+            settings.content_dir, settings.flows_dir, settings.language, offer_reminders=telegram
+        )
     except ContentError as error:
         print(f"psoasbot: {len(error.problems)} problem(s) in content or flows:", file=sys.stderr)
         for problem in error.problems:
@@ -125,6 +128,9 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         listen=args.listen,
         port=args.port,
         webhook_secret=settings.webhook_secret,
+        tick_seconds=settings.tick_seconds,
+        outbox_lease_seconds=settings.outbox_lease_seconds,
+        clock_file=settings.clock_file,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 

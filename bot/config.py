@@ -36,6 +36,9 @@ class Settings:
     telegram_base_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     poll_timeout: int = 30
+    tick_seconds: float = 5.0
+    outbox_lease_seconds: float = 30.0
+    clock_file: str | None = None
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -51,4 +54,7 @@ class Settings:
             telegram_base_url=env.get("TELEGRAM_BASE_URL") or None,
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             poll_timeout=int(env.get("PSOASBOT_POLL_TIMEOUT", "30")),
+            tick_seconds=float(env.get("PSOASBOT_TICK_SECONDS", "5")),
+            outbox_lease_seconds=float(env.get("PSOASBOT_OUTBOX_LEASE_SECONDS", "30")),
+            clock_file=env.get("PSOASBOT_CLOCK_FILE") or None,
         )

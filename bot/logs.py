@@ -46,3 +46,5 @@ def configure(level: str = "INFO") -> None:
     root.setLevel(level)
     # httpx logs every request URL at INFO, and the URL holds the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # transitions logs every state change at INFO: noise, and it would repeat per message.
+    logging.getLogger("transitions").setLevel(logging.WARNING)

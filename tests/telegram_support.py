@@ -35,6 +35,8 @@ class BotProcess:
             "TELEGRAM_BASE_URL": standin.base_url,
             "PSOASBOT_DB": str(self.db),
             "PSOASBOT_POLL_TIMEOUT": "2",
+            "PSOASBOT_TICK_SECONDS": "0.3",
+            "PSOASBOT_OUTBOX_LEASE_SECONDS": "2",
             "PSOASBOT_LOG_LEVEL": "INFO",
             **extra_env,
         }
@@ -94,10 +96,17 @@ class TelegramUser:
         return await self.standin.wait_for_message(self.chat_id, expect, timeout=WAIT, since=mark)
 
     async def tap(self, label: str, expect: str) -> SentMessage:
+        """Tap a button on the live question, once it is on screen (long replies arrive in parts)."""
+
+        def live_with_label() -> SentMessage | None:
+            with_buttons = [m for m in self.standin.messages(self.chat_id) if m.buttons]
+            if with_buttons and any(label in text for text in with_buttons[-1].button_texts):
+                return with_buttons[-1]
+            return None
+
+        live = await self.standin.wait_for(live_with_label, timeout=WAIT, what=f"a button {label!r}")
         mark = self.standin.mark()
-        await self.standin.press_button_labelled(
-            self.chat_id, label, message_id=self.live_question().message_id
-        )
+        await self.standin.press_button_labelled(self.chat_id, label, message_id=live.message_id)
         return await self.standin.wait_for_message(self.chat_id, expect, timeout=WAIT, since=mark)
 
     def live_question(self) -> SentMessage:

@@ -106,7 +106,7 @@ def test_every_state_and_transition_of_the_flow_is_walked():
                 seen_edges.add((state, "declined"))
                 continue
             seen_edges.add((state, new_state))
-            if new_state == flow.result_state:
+            if new_state == flow.state_with("show_result"):
                 seen_states.add(new_state)
                 assert outcome.assessment is not None
                 continue

@@ -82,6 +82,7 @@ class KeyKind(StrEnum):
 
     BOOL = "bool"
     AREA_LIST = "area_list"
+    DAY_LIST = "day_list"
     NUMBER = "number"
     INTEGER = "integer"
     CHOICE = "choice"
@@ -115,6 +116,21 @@ def _build_specs() -> dict[str, KeySpec]:
 
 
 KEY_SPECS: Final[Mapping[str, KeySpec]] = _build_specs()
+
+WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+SETUP_KEY_SPECS: Final[Mapping[str, KeySpec]] = {
+    "timezone": KeySpec("timezone", KeyKind.TEXT),
+    "reminder_days": KeySpec("reminder_days", KeyKind.DAY_LIST, choices=WEEKDAYS),
+    "reminder_time": KeySpec("reminder_time", KeyKind.TEXT),
+}
+"""Keys the reminder set-up asks for. They belong to the conversation's context,
+not to a symptom check, so they never reach triage or `assess`."""
+
+
+def spec_for(key: str) -> KeySpec | None:
+    return KEY_SPECS.get(key) or SETUP_KEY_SPECS.get(key)
+
 
 Answers = dict[str, Any]
 """Answers as stored and evaluated: contract key -> value. Absent booleans mean false."""

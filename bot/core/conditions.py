@@ -20,13 +20,21 @@ class FlowModel:
     `state` is what the machine reads and writes.
     """
 
-    __slots__ = ("answers", "content", "last_answer", "state")
+    __slots__ = ("answers", "content", "context", "last_answer", "state")
 
-    def __init__(self, state: str, answers: dict[str, Any], last_answer: Any, content: Content) -> None:
+    def __init__(
+        self,
+        state: str,
+        answers: dict[str, Any],
+        last_answer: Any,
+        content: Content,
+        context: dict[str, Any] | None = None,
+    ) -> None:
         self.state = state
         self.answers = answers
         self.last_answer = last_answer
         self.content = content
+        self.context = context or {}
 
 
 def answered_yes(model: FlowModel) -> bool:
@@ -42,8 +50,19 @@ def emergency_found(model: FlowModel) -> bool:
     return triage(model.answers, model.content).urgency == "EMERGENCY"
 
 
+def setting_up_reminders(model: FlowModel) -> bool:
+    """The set-up was entered to create reminders (not just to change the time zone)."""
+    return model.context.get("purpose") == "reminders"
+
+
+def changing_one_reminder(model: FlowModel) -> bool:
+    return model.context.get("purpose") == "change_time"
+
+
 CONDITIONS: dict[str, Callable[[FlowModel], bool]] = {
     "answered_yes": answered_yes,
     "answered_no": answered_no,
     "emergency_found": emergency_found,
+    "setting_up_reminders": setting_up_reminders,
+    "changing_one_reminder": changing_one_reminder,
 }

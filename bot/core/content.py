@@ -16,15 +16,18 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.core.answers import AREAS, KEY_SPECS, KeyKind
+from bot.core.answers import KEY_SPECS, KeyKind, spec_for
+from bot.core.clock import ZoneAliases, load_zone_aliases
 from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
+from bot.core.plan_rules import CheckinRules, load_checkin_rules
 from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
+from bot.reports import REPORT_MESSAGE_KEYS
 
 Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
 URGENCY_ORDER: dict[str, int] = {"SELF_CARE": 0, "ROUTINE": 1, "URGENT": 2, "EMERGENCY": 3}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PARSERS = ("areas", "duration", "age", "pain_score", "yes_no")
+PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time")
 ROUTINE_FACTS: dict[str, FactSpec] = {
     "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=tuple(URGENCY_ORDER)),
     "ball_release_allowed": FactSpec("ball_release_allowed", KeyKind.BOOL),
@@ -237,6 +240,8 @@ class Content:
     questions: Mapping[str, Question]
     messages: Messages
     lexicon: Lexicon
+    zone_aliases: ZoneAliases
+    checkin_rules: CheckinRules
 
 
 # ---------------------------------------------------------------- loading
@@ -316,6 +321,8 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
     questions_file = found.parse(files["questions"], QuestionsFile)
     messages = _load_messages(root, language, found)
     lexicon = _load_lexicon(root, language, found)
+    zone_aliases = _load_zones(root, found)
+    checkin_rules = _load_checkin_rules(root, found)
 
     exercises = _exercises(exercises_file)
     routines = _routines(routines_file)
@@ -341,7 +348,7 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
     groups = {name: tuple(keys) for name, keys in (questions_file.groups if questions_file else {}).items()}
     questions = _questions(questions_file, groups, files["questions"], found)
 
-    if messages is None or lexicon is None:
+    if messages is None or lexicon is None or zone_aliases is None or checkin_rules is None:
         raise ContentError(found.problems)
     content = Content(
         root=root,
@@ -354,6 +361,8 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
         questions=questions,
         messages=messages,
         lexicon=lexicon,
+        zone_aliases=zone_aliases,
+        checkin_rules=checkin_rules,
     )
     _cross_check(content, files, found)
     if found.problems:
@@ -382,6 +391,27 @@ def _load_lexicon(root: Path, language: str, found: _Collector) -> Lexicon | Non
         return None
     except OSError as error:
         found.add(path, "", f"cannot be read: {error}")
+        return None
+
+
+def _load_zones(root: Path, found: _Collector) -> ZoneAliases | None:
+    path = root / "timezones.yaml"
+    try:
+        return load_zone_aliases(path)
+    except ValueError as error:
+        found.problems.append(str(error))  # already names the file and key
+        return None
+    except OSError as error:
+        found.add(path, "", f"cannot be read: {error}")
+        return None
+
+
+def _load_checkin_rules(root: Path, found: _Collector) -> CheckinRules | None:
+    path = root / "checkin_rules.yaml"
+    try:
+        return load_checkin_rules(path)
+    except (ValueError, OSError) as error:
+        found.problems.append(str(error))
         return None
 
 
@@ -430,7 +460,7 @@ def _questions(
     questions: dict[str, Question] = {}
     for question_id, item in model.questions.items():
         where = f"questions.{question_id}"
-        if item.key is not None and item.key not in KEY_SPECS:
+        if item.key is not None and spec_for(item.key) is None:
             found.add(path, f"{where}.key", f"unknown answer key {item.key!r}")
         if item.group is not None and item.group not in groups:
             found.add(path, f"{where}.group", f"unknown group {item.group!r}")
@@ -469,11 +499,15 @@ def _options(
     options: list[Option] = []
     for index, raw in enumerate(item.options or ()):
         if isinstance(raw, str):
-            if item.key is None or KEY_SPECS[item.key].kind is not KeyKind.AREA_LIST:
-                found.add(path, f"{where}[{index}]", "plain options need an area-list key")
-            elif raw not in AREAS:
-                found.add(path, f"{where}[{index}]", f"unknown area {raw!r}")
-            options.append(Option(raw, f"area.{raw}", {}))
+            spec = spec_for(item.key) if item.key else None
+            prefix = {KeyKind.AREA_LIST: "area", KeyKind.DAY_LIST: "day"}.get(spec.kind) if spec else None
+            if spec is None or prefix is None:
+                found.add(path, f"{where}[{index}]", "plain options need a list key (areas or days)")
+            elif raw not in spec.choices:
+                found.add(
+                    path, f"{where}[{index}]", f"unknown value {raw!r}; use one of {list(spec.choices)}"
+                )
+            options.append(Option(raw, f"{prefix}.{raw}", {}))
             continue
         if (raw.value is None) == (raw.sets is None):
             found.add(path, f"{where}[{index}]", "give exactly one of value or sets")
@@ -493,7 +527,7 @@ def _options(
 
 
 def _check_value(key: str, value: Any, path: Path, where: str, found: _Collector) -> None:
-    spec = KEY_SPECS.get(key)
+    spec = spec_for(key)
     if spec is None:
         found.add(path, where, f"unknown answer key {key!r}")
         return
@@ -502,6 +536,7 @@ def _check_value(key: str, value: Any, path: Path, where: str, found: _Collector
         KeyKind.NUMBER: lambda: isinstance(value, int | float) and not isinstance(value, bool),
         KeyKind.INTEGER: lambda: isinstance(value, int) and not isinstance(value, bool),
         KeyKind.CHOICE: lambda: value in spec.choices,
+        KeyKind.TEXT: lambda: isinstance(value, str),
     }.get(spec.kind, lambda: False)()
     if not ok:
         found.add(path, where, f"{value!r} is not a valid {spec.kind.value} for {key!r}")
@@ -511,7 +546,9 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
     """References between files: ids, tags, message keys, safety invariants."""
     messages = content.messages
     messages_path = content.root / "messages" / f"{messages.language}.yaml"
-    needed: dict[str, str] = {key: "used by the program" for key in CODE_MESSAGE_KEYS}
+    needed: dict[str, str] = {
+        key: "used by the program" for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS)
+    }
 
     all_tags: set[str] = set()
     for exercise in content.exercises.values():
@@ -533,7 +570,7 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
                 f"routines.{routine.id}.cadence",
                 "suggested_days must list sessions_per_week days",
             )
-        for part in ("name", "summary", "safety"):
+        for part in ("name", "summary", "safety", "next_step"):
             needed[f"routine.{routine.id}.{part}"] = f"routine {routine.id}"
     for index, contraindication in enumerate(content.contraindications):
         needed[f"contraindication.{contraindication.id}"] = "contraindications.yaml"
@@ -566,6 +603,8 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
     for group, keys in content.groups.items():
         for key in keys:
             needed[f"flag.{key}"] = f"group {group}"
+    for checkin_rule in content.checkin_rules.rules:
+        needed[f"checkin_rule.{checkin_rule.id}"] = "checkin_rules.yaml"
     for key, user in sorted(needed.items()):
         if not messages.has(key):
             found.add(messages_path, key, f"missing message (needed by {user})")

@@ -26,11 +26,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.core import understanding
+from bot.core.answers import SETUP_KEY_SPECS
+from bot.core.clock import LocalTime, QuietHours, parse_zone
 from bot.core.conditions import FlowModel
 from bot.core.content import Content, Question
 from bot.core.events import (
     Back,
     Cancel,
+    ChangeReminderTime,
+    ChangeTimezone,
     Event,
     Help,
     NewCheck,
@@ -50,7 +54,10 @@ from bot.core.triage import TriageResult, triage
 MAX_TEXT_SCANNED = 6000
 LONG_TEXT = 1000
 # Every token a button of ours can carry; anything else is forged or corrupted.
-_BUTTON_DATA = re.compile(r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|[vot]\d{1,3})$")
+_BUTTON_DATA = re.compile(r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|rem|[vot]\d{1,3})$")
+MAIN_FLOW = "symptom_check"
+SETUP_FLOW = "reminder_setup"
+DEFAULT_QUIET_HOURS = QuietHours(LocalTime(22, 0), LocalTime(7, 0))
 
 
 @dataclass(frozen=True)
@@ -64,10 +71,9 @@ class Snapshot:
     pending: tuple[str, ...] = ()
     check_id: int | None = None
     result: dict[str, Any] | None = None
-
-    @property
-    def in_check(self) -> bool:
-        return self.state is not None and self.check_id is not None
+    flow: str = MAIN_FLOW
+    context: dict[str, Any] = field(default_factory=dict)
+    """Conversation-level facts outside any check: the time zone, set-up answers."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +88,21 @@ class Outcome:
     routine_id: str | None = None
     rejected: str | None = None
     """Why an input was ignored (forged or malformed button), for the log."""
+    effects: tuple[dict[str, Any], ...] = ()
+    """What storage should do besides saving the snapshot (save reminders, a time zone)."""
 
 
 class ConversationEngine:
-    """Runs the flow for any number of users with one machine."""
+    """Runs the flows for any number of users, one machine per flow."""
 
-    def __init__(self, content: Content, flow: Flow) -> None:
+    def __init__(self, content: Content, flows: dict[str, Flow], *, offer_reminders: bool = False) -> None:
         self.content = content
-        self.flow = flow
+        self.flows = flows
+        self.flow = flows[MAIN_FLOW]
+        result_state = self.flow.state_with("show_result")
+        assert result_state is not None, "the symptom check flow needs a show_result state"
+        self.result_state = result_state
+        self.offer_reminders = offer_reminders and SETUP_FLOW in flows
         self.present = Presenter(content)
         self.messages = content.messages
 
@@ -114,6 +127,10 @@ class ConversationEngine:
             return self._text(snapshot, event.text)
         if isinstance(event, Press):
             return self._press(snapshot, event.data)
+        if isinstance(event, ChangeTimezone):
+            return self._begin_setup(snapshot, "timezone", "timezone")
+        if isinstance(event, ChangeReminderTime):
+            return self._begin_setup(snapshot, "change_time", "time", reminder_id=event.reminder_id)
         return self._select(snapshot, event)
 
     # ------------------------------------------------------------ commands
@@ -124,10 +141,108 @@ class ConversationEngine:
         return self._begin(snapshot, [self.present.info("bot.greeting")])
 
     def _begin(self, snapshot: Snapshot, before: list[Reply]) -> Outcome:
-        fresh = Snapshot(state=self.flow.initial, step=snapshot.step + 1, result=snapshot.result)
+        fresh = Snapshot(
+            state=self.flow.initial,
+            step=snapshot.step + 1,
+            result=snapshot.result,
+            context=_lasting(snapshot.context),
+        )
         return Outcome(fresh, [*before, *self._current(fresh)], new_check=True)
 
+    # ------------------------------------------------------------ reminder set-up
+
+    def _begin_setup(self, snapshot: Snapshot, purpose: str, state: str, **extra: Any) -> Outcome:
+        """Enter the set-up flow at the state that fits; the check itself is left as it was."""
+        if not self.offer_reminders:
+            return Outcome(snapshot, [self.present.info("reminders.unavailable")])
+        if purpose == "reminders" and snapshot.context.get("timezone"):
+            state = "days"
+        context = {
+            **_lasting(snapshot.context),
+            "purpose": purpose,
+            "return_state": self._return_state(snapshot),
+            **extra,
+        }
+        entered = replace(
+            snapshot,
+            flow=SETUP_FLOW,
+            state=state,
+            step=snapshot.step + 1,
+            history=(),
+            context=context,
+            pending=(),
+        )
+        entered = replace(entered, pending=self._preselect(entered))
+        return Outcome(entered, self._current(entered))
+
+    def _return_state(self, snapshot: Snapshot) -> str | None:
+        if snapshot.flow == MAIN_FLOW:
+            return snapshot.state
+        return snapshot.context.get("return_state")
+
+    def _preselect(self, snapshot: Snapshot) -> tuple[str, ...]:
+        """Days default to the routine's own cadence, so one tap on Done accepts them."""
+        question = self._question(snapshot)
+        if question is None or question.key != "reminder_days":
+            return ()
+        routine = self.content.routines.get(str((snapshot.result or {}).get("routine")))
+        return routine.suggested_days if routine else ()
+
+    def _leave_setup(
+        self, snapshot: Snapshot, replies: list[Reply], effects: tuple[dict[str, Any], ...] = ()
+    ) -> Outcome:
+        back = replace(
+            snapshot,
+            flow=MAIN_FLOW,
+            state=snapshot.context.get("return_state"),
+            step=snapshot.step + 1,
+            history=(),
+            pending=(),
+            context=_lasting(snapshot.context),
+        )
+        return Outcome(back, replies, effects=effects)
+
+    def _finish_setup(self, snapshot: Snapshot, action: str) -> Outcome:
+        context = snapshot.context
+        zone = str(context.get("timezone", ""))
+        if action == "save_timezone":
+            effect: dict[str, Any] = {"type": "set_timezone", "timezone": zone}
+            reply = self.present.info("reminders.timezone_saved", zone=zone)
+        elif action == "change_reminder_time":
+            effect = {
+                "type": "change_reminder_time",
+                "reminder_id": context.get("reminder_id"),
+                "time": context.get("reminder_time"),
+                "timezone": zone,
+            }
+            reply = self.present.info("reminders.time_changed", time=context.get("reminder_time"))
+        else:
+            days = [
+                day
+                for day in SETUP_KEY_SPECS["reminder_days"].choices
+                if day in context.get("reminder_days", [])
+            ]
+            effect = {
+                "type": "save_reminders",
+                "days": days,
+                "time": context.get("reminder_time"),
+                "timezone": zone,
+                "routine": (snapshot.result or {}).get("routine"),
+                "baseline_pain": snapshot.answers.get("pain_now"),
+                "ball_allowed": bool((snapshot.result or {}).get("ball_release_allowed")),
+            }
+            names = ", ".join(self.messages.text(f"day.{day}") for day in days)
+            reply = self.present.info(
+                "reminders.saved", days=names, time=context.get("reminder_time"), zone=zone
+            )
+        effects: tuple[dict[str, Any], ...] = (effect,)
+        if action == "save_reminders" and zone:
+            effects = ({"type": "set_timezone", "timezone": zone}, effect)
+        return self._leave_setup(snapshot, [reply], effects)
+
     def _cancel(self, snapshot: Snapshot) -> Outcome:
+        if snapshot.flow != MAIN_FLOW:
+            return self._leave_setup(snapshot, [self.present.info("reminders.setup_cancelled")])
         if self._question(snapshot) is None:
             return Outcome(snapshot, [self.present.info("bot.nothing_to_cancel")])
         stopped = replace(
@@ -149,10 +264,13 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ current question
 
+    def _flow_of(self, snapshot: Snapshot) -> Flow:
+        return self.flows.get(snapshot.flow, self.flow)
+
     def _question(self, snapshot: Snapshot) -> Question | None:
         if snapshot.state is None:
             return None
-        question_id = self.flow.question_of(snapshot.state)
+        question_id = self._flow_of(snapshot).question_of(snapshot.state)
         return self.content.questions[question_id] if question_id else None
 
     def _current(self, snapshot: Snapshot, *, edit: bool = False, prefix: str | None = None) -> list[Reply]:
@@ -210,7 +328,7 @@ class ConversationEngine:
         if escalates:
             updated = replace(base, answers=answers, pending=())
             return self._finish(updated, new_check=new_check)
-        if base.state is None or base.state == self.flow.result_state or new_check:
+        if base.state is None or base.state == self.result_state or new_check or base.flow != MAIN_FLOW:
             # Nothing urgent and no check running: note it, point to a new check.
             noted = [self.present.info("bot.flag_noted"), *self._current(base)]
             return Outcome(base, noted) if answered is None else replace(answered, replies=noted)
@@ -258,6 +376,14 @@ class ConversationEngine:
         if question.parser == "age":
             age = understanding.parse_age(text, lexicon)
             return ("value", age) if age is not None else None
+        if question.parser == "timezone":
+            zone = parse_zone(text, self.content.zone_aliases)
+            return ("value", zone.zone) if zone is not None else None
+        if question.parser == "time":
+            time = LocalTime.parse(text)
+            if time is None or DEFAULT_QUIET_HOURS.contains(time):
+                return None
+            return ("value", str(time))
         lowered = stripped.casefold()
         for option in question.options:
             if self.messages.text(option.label_key).casefold() == lowered:
@@ -277,6 +403,8 @@ class ConversationEngine:
             return Outcome(snapshot, [self.present.info("bot.stale_button"), *self._current(snapshot)])
         if token == "new":
             return self._begin(snapshot, [])
+        if token == "rem":
+            return self._begin_setup(snapshot, "reminders", "timezone")
         if token == "routine":
             return Outcome(snapshot, self._routine_replies(snapshot))
         if token == "back":
@@ -350,6 +478,8 @@ class ConversationEngine:
         self, snapshot: Snapshot, question: Question, value: Any, typed_text: str | None = None
     ) -> Outcome:
         answers = dict(snapshot.answers)
+        context = dict(snapshot.context)
+        target = context if question.key in SETUP_KEY_SPECS else answers
         last_answer: Any = value
         if question.type == "yes_no":
             if question.key:
@@ -368,32 +498,43 @@ class ConversationEngine:
             if question.group:
                 answers.update({key: key in chosen for key in self.content.groups[question.group]})
             elif question.key:
-                answers[question.key] = [option.id for option in question.options if option.id in chosen]
+                target[question.key] = [option.id for option in question.options if option.id in chosen]
         else:
             if isinstance(value, tuple) and value[0] == "value":
                 assert question.key is not None
-                answers[question.key] = value[1]
+                target[question.key] = value[1]
             else:
                 option = question.option(value)
                 assert option is not None
-                answers.update(option.sets)
+                for key, chosen_value in option.sets.items():
+                    (context if key in SETUP_KEY_SPECS else answers)[key] = chosen_value
         assert snapshot.state is not None
-        model = FlowModel(snapshot.state, answers, last_answer, self.content)
-        self.flow.fire("answer", model)
-        if model.state != self.flow.result_state and triage(answers, self.content).urgency == "EMERGENCY":
-            self.flow.fire("escalate", model)
-        advanced = Snapshot(
+        flow = self._flow_of(snapshot)
+        model = FlowModel(snapshot.state, answers, last_answer, self.content, context)
+        flow.fire("answer", model)
+        in_check = flow is self.flow
+        if (
+            in_check
+            and model.state != self.result_state
+            and triage(answers, self.content).urgency == "EMERGENCY"
+        ):
+            flow.fire("escalate", model)
+        advanced = replace(
+            snapshot,
             state=model.state,
             step=snapshot.step + 1,
             history=(*snapshot.history, snapshot.state),
             answers=answers,
+            context=context,
             pending=(),
-            check_id=snapshot.check_id,
-            result=snapshot.result,
         )
-        if model.state == self.flow.result_state:
+        action = flow.states[model.state].action
+        if action == "show_result":
             return self._finish(advanced, new_check=False)
-        if self.flow.states[model.state].final:
+        if action is not None:
+            return self._finish_setup(advanced, action)
+        advanced = replace(advanced, pending=self._preselect(advanced))
+        if flow.states[model.state].final:
             stopped = replace(advanced, state=None, history=(), answers={}, check_id=None)
             return Outcome(stopped, [self.present.info("bot.declined")], cancelled=True)
         return Outcome(advanced, self._current(advanced))
@@ -413,13 +554,21 @@ class ConversationEngine:
         }
         finished = replace(
             snapshot,
-            state=self.flow.result_state,
+            flow=MAIN_FLOW,
+            state=self.result_state,
             step=step,
             pending=(),
             history=(),
             result=stored,
+            context=_lasting(snapshot.context),
         )
-        replies = self.present.result(result, snapshot.answers, routine, step)
+        replies = self.present.result(
+            result,
+            snapshot.answers,
+            routine,
+            step,
+            offer_reminders=self.offer_reminders and routine is not None,
+        )
         return Outcome(
             finished,
             replies,
@@ -441,6 +590,11 @@ class ConversationEngine:
         )
         routine = personalise(self.content.routines[routine_id], result, self.content)
         return [self.present.routine(routine)]
+
+
+def _lasting(context: dict[str, Any]) -> dict[str, Any]:
+    """The part of the context that outlives a flow: the user's time zone."""
+    return {key: value for key, value in context.items() if key == "timezone"}
 
 
 def _index(token: str) -> int | None:

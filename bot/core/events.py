@@ -66,4 +66,29 @@ class Unsupported:
     kind: str
 
 
-Event = Start | NewCheck | Back | Cancel | Help | ShowRoutine | Text | Press | Select | Unsupported
+@dataclass(frozen=True)
+class ChangeTimezone:
+    """/timezone: ask for the time zone again."""
+
+
+@dataclass(frozen=True)
+class ChangeReminderTime:
+    """Change the time of one reminder (from the /reminders list)."""
+
+    reminder_id: int
+
+
+Event = (
+    Start
+    | NewCheck
+    | Back
+    | Cancel
+    | Help
+    | ShowRoutine
+    | Text
+    | Press
+    | Select
+    | Unsupported
+    | ChangeTimezone
+    | ChangeReminderTime
+)

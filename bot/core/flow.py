@@ -26,11 +26,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ACTIONS = ("show_result", "save_reminders", "save_timezone", "change_reminder_time")
+"""What the engine does on reaching a final state, by name (flows name them in YAML)."""
+
+
 class StateModel(_Strict):
     name: str
     question: str | None = None
     final: bool = False
-    result: bool = False
+    action: str | None = None
 
 
 class TransitionModel(_Strict):
@@ -53,7 +57,7 @@ class FlowState:
     name: str
     question: str | None
     final: bool
-    result: bool
+    action: str | None
 
 
 @dataclass(frozen=True)
@@ -63,13 +67,16 @@ class Flow:
     name: str
     initial: str
     states: Mapping[str, FlowState]
-    result_state: str
     machine: Machine
     definition: FlowFile
 
     def fire(self, trigger: str, model: FlowModel) -> None:
         """Run one trigger on a per-user model; the model's `state` changes in place."""
         self.machine.events[trigger].trigger(model)
+
+    def state_with(self, action: str) -> str | None:
+        """The final state that runs `action`, if this flow has one."""
+        return next((state.name for state in self.states.values() if state.action == action), None)
 
     def question_of(self, state: str) -> str | None:
         flow_state = self.states.get(state)
@@ -98,7 +105,7 @@ def load_flow(path: Path, content: Content) -> Flow:
     if found.problems:
         raise ContentError(found.problems)
     states = {
-        state.name: FlowState(state.name, state.question, state.final, state.result)
+        state.name: FlowState(state.name, state.question, state.final, state.action)
         for state in definition.states
     }
     machine = Machine(
@@ -117,8 +124,7 @@ def load_flow(path: Path, content: Content) -> Flow:
             for item in definition.transitions
         ],
     )
-    result_state = next(state.name for state in definition.states if state.result)
-    return Flow(definition.name, definition.initial, states, result_state, machine, definition)
+    return Flow(definition.name, definition.initial, states, machine, definition)
 
 
 def _validate(definition: FlowFile, path: Path, content: Content, found: _Collector) -> None:
@@ -128,10 +134,15 @@ def _validate(definition: FlowFile, path: Path, content: Content, found: _Collec
         found.add(path, "states", "state names must be unique")
     if definition.initial not in known:
         found.add(path, "initial", f"unknown state {definition.initial!r}")
-    results = [state.name for state in definition.states if state.result]
-    if len(results) != 1:
-        found.add(path, "states", "exactly one state must have result: true")
     for index, state in enumerate(definition.states):
+        if state.action is not None and state.action not in ACTIONS:
+            found.add(
+                path,
+                f"states[{index}].action",
+                f"unknown action {state.action!r}; use one of {list(ACTIONS)}",
+            )
+        if state.action is not None and not state.final:
+            found.add(path, f"states[{index}].action", "only a final state can have an action")
         if state.question is None and not state.final:
             found.add(path, f"states[{index}]", f"state {state.name!r} needs a question or final: true")
         if state.question is not None and state.question not in content.questions:

@@ -8,6 +8,7 @@ message recognisable as stale, and the token says which option it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from bot.core.content import Content, Exercise, Question
 from bot.core.replies import Button, Reply, ReplyKind
@@ -135,6 +136,8 @@ class Presenter:
         answers: dict[str, object],
         routine: PersonalRoutine | None,
         step: int,
+        *,
+        offer_reminders: bool = False,
     ) -> list[Reply]:
         """The triage result, and the routine when one is offered."""
         m = self.messages
@@ -169,13 +172,11 @@ class Presenter:
         replies = [Reply(kind=kind, title=m.text(f"result.title.{urgency}"), text="\n\n".join(parts))]
         if routine is not None:
             replies.append(self.routine(routine, intro=m.text("result.routine_offer")))
-        buttons = (Button(button_data(step, "new"), m.text("result.next_steps")),)
-        replies[-1] = Reply(
-            kind=replies[-1].kind,
-            title=replies[-1].title,
-            text=replies[-1].text,
-            buttons=(buttons,),
-        )
+        rows: list[tuple[Button, ...]] = []
+        if offer_reminders:
+            rows.append((Button(button_data(step, "rem"), m.text("result.set_reminders")),))
+        rows.append((Button(button_data(step, "new"), m.text("result.next_steps")),))
+        replies[-1] = replace(replies[-1], buttons=tuple(rows))
         return replies
 
     def _self_care_reasons(self, answers: dict[str, object]) -> list[str]:

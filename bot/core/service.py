@@ -10,8 +10,11 @@ a time (the database's writer lock), so two inputs never interleave.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
+
+import aiosqlite
 
 from bot.core.engine import ConversationEngine
 from bot.core.events import Event
@@ -33,10 +36,16 @@ class Handled:
     outbox_ids: list[int] = field(default_factory=list)
 
 
+EffectsHandler = Callable[[aiosqlite.Connection, int, tuple[dict[str, Any], ...]], Awaitable[None]]
+
+
 class ConversationService:
-    def __init__(self, engine: ConversationEngine, database: Database) -> None:
+    def __init__(
+        self, engine: ConversationEngine, database: Database, effects: EffectsHandler | None = None
+    ) -> None:
         self.engine = engine
         self.database = database
+        self.effects = effects
 
     async def handle(
         self,
@@ -76,6 +85,8 @@ class ConversationService:
                 if after.check_id is not None:
                     await repository.close_check(connection, after.check_id, "completed")
             await repository.save_snapshot(connection, user_id, before, after)
+            if outcome.effects and self.effects is not None:
+                await self.effects(connection, user_id, outcome.effects)
             outbox_ids: list[int] = []
             if outbox_context is not None and outcome.replies:
                 outbox_ids = await repository.add_to_outbox(

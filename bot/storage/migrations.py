@@ -96,4 +96,78 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )
         """,
     ),
+    # 3: reminders, sessions, check-ins and the plan; time zones; outbox leases; a flow per conversation.
+    (
+        "ALTER TABLE users ADD COLUMN timezone TEXT",
+        "ALTER TABLE users ADD COLUMN quiet_start TEXT NOT NULL DEFAULT '22:00'",
+        "ALTER TABLE users ADD COLUMN quiet_end TEXT NOT NULL DEFAULT '07:00'",
+        "ALTER TABLE conversations ADD COLUMN flow TEXT NOT NULL DEFAULT 'symptom_check'",
+        "ALTER TABLE conversations ADD COLUMN context TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE outbox ADD COLUMN lease_until TEXT",
+        """
+        CREATE TABLE reminders (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('session', 'weekly_checkin', 'day_after_checkin', 'snooze')),
+            days TEXT NOT NULL,
+            local_time TEXT NOT NULL,
+            timezone TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'paused', 'finished')),
+            due_at TEXT,
+            ref_session INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX reminders_due ON reminders (due_at) WHERE status = 'active'",
+        "CREATE INDEX reminders_by_user ON reminders (user_id)",
+        """
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            reminder_id INTEGER REFERENCES reminders(id) ON DELETE SET NULL,
+            occurrence TEXT NOT NULL,
+            routine TEXT,
+            outcome TEXT NOT NULL CHECK (outcome IN ('sent', 'done', 'skipped', 'snoozed', 'hurt', 'missed')),
+            hurt_area TEXT,
+            hurt_pain INTEGER,
+            hurt_settled INTEGER,
+            settled_next_morning INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (reminder_id, occurrence)
+        )
+        """,
+        "CREATE INDEX sessions_by_user ON sessions (user_id, occurrence)",
+        """
+        CREATE TABLE checkins (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            reminder_id INTEGER REFERENCES reminders(id) ON DELETE SET NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('day_after', 'weekly')),
+            occurrence TEXT NOT NULL,
+            pain_now INTEGER,
+            pain_worst INTEGER,
+            settled INTEGER,
+            new_flags TEXT,
+            answered_at TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (reminder_id, occurrence)
+        )
+        """,
+        "CREATE INDEX checkins_by_user ON checkins (user_id, occurrence)",
+        """
+        CREATE TABLE plans (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            routine TEXT NOT NULL,
+            baseline_pain INTEGER NOT NULL,
+            started_at TEXT NOT NULL,
+            level TEXT NOT NULL DEFAULT 'standard' CHECK (level IN ('standard', 'eased', 'progressed')),
+            ball_allowed INTEGER NOT NULL,
+            forbidden_tags TEXT NOT NULL DEFAULT '[]',
+            last_decision TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """,
+    ),
 )

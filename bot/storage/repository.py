@@ -8,7 +8,7 @@ are stored as JSON text so answers of any shape round-trip exactly.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -40,13 +40,17 @@ async def user_id_for(connection: aiosqlite.Connection, channel: str, external_i
 
 async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snapshot:
     async with connection.execute(
-        "SELECT state, step, history, pending, check_id, result FROM conversations WHERE user_id = ?",
+        "SELECT c.state, c.step, c.history, c.pending, c.check_id, c.result, c.flow, c.context, u.timezone "
+        "FROM users u LEFT JOIN conversations c ON c.user_id = u.id WHERE u.id = ?",
         (user_id,),
     ) as cursor:
         row = await cursor.fetchone()
-    if row is None:
-        return Snapshot()
-    state, step, history, pending, check_id, result = row
+    if row is None or row[1] is None:
+        return Snapshot(context={"timezone": row[8]} if row and row[8] else {})
+    state, step, history, pending, check_id, result, flow, context, timezone = row
+    loaded_context = json.loads(context) if context else {}
+    if timezone:
+        loaded_context["timezone"] = timezone
     answers: dict[str, Any] = {}
     if check_id is not None:
         async with connection.execute(
@@ -61,6 +65,8 @@ async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snaps
         pending=tuple(json.loads(pending)),
         check_id=check_id,
         result=json.loads(result) if result else None,
+        flow=flow or "symptom_check",
+        context=loaded_context,
     )
 
 
@@ -84,11 +90,11 @@ async def save_snapshot(
                 changed,
             )
     await connection.execute(
-        "INSERT INTO conversations (user_id, check_id, state, step, history, pending, result, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
+        "INSERT INTO conversations (user_id, check_id, state, step, history, pending, result, flow, context, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
         "check_id = excluded.check_id, state = excluded.state, step = excluded.step, "
         "history = excluded.history, pending = excluded.pending, result = excluded.result, "
-        "updated_at = excluded.updated_at",
+        "flow = excluded.flow, context = excluded.context, updated_at = excluded.updated_at",
         (
             user_id,
             after.check_id,
@@ -97,6 +103,8 @@ async def save_snapshot(
             json.dumps(list(after.history)),
             json.dumps(list(after.pending)),
             json.dumps(after.result) if after.result is not None else None,
+            after.flow,
+            json.dumps(after.context),
             stamp,
         ),
     )
@@ -182,25 +190,48 @@ async def add_to_outbox(
     return ids
 
 
-async def unsent(
-    connection: aiosqlite.Connection, user_id: int
+async def lease_unsent(
+    connection: aiosqlite.Connection, user_id: int, lease_seconds: float
 ) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """Take the user's unsent replies for sending, oldest first.
+
+    Each is leased for `lease_seconds`, so another process on the same database
+    leaves them alone while this one sends; if this one dies, the lease runs out
+    and the rows are sent by whoever looks next.
+    """
+    stamp = datetime.now(UTC)
     async with connection.execute(
-        "SELECT id, payload, context FROM outbox WHERE user_id = ? AND sent_at IS NULL ORDER BY id",
-        (user_id,),
+        "SELECT id, payload, context FROM outbox WHERE user_id = ? AND sent_at IS NULL "
+        "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id",
+        (user_id, stamp.isoformat(timespec="milliseconds")),
     ) as cursor:
-        return [
+        rows = [
             (row_id, json.loads(payload), json.loads(context)) async for row_id, payload, context in cursor
         ]
+    if rows:
+        until = (stamp + timedelta(seconds=lease_seconds)).isoformat(timespec="milliseconds")
+        await connection.execute(
+            f"UPDATE outbox SET lease_until = ? WHERE id IN ({','.join('?' for _ in rows)})",
+            (until, *(row[0] for row in rows)),
+        )
+    return rows
 
 
 async def users_with_unsent(connection: aiosqlite.Connection, channel: str) -> list[tuple[int, str]]:
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
     async with connection.execute(
         "SELECT DISTINCT u.id, u.external_id FROM outbox o JOIN users u ON u.id = o.user_id "
-        "WHERE o.sent_at IS NULL AND u.channel = ?",
-        (channel,),
+        "WHERE o.sent_at IS NULL AND u.channel = ? AND (o.lease_until IS NULL OR o.lease_until < ?)",
+        (channel, stamp),
     ) as cursor:
         return [(int(user_id), str(external_id)) async for user_id, external_id in cursor]
+
+
+async def note_parts_sent(connection: aiosqlite.Connection, outbox_id: int, parts: int) -> None:
+    """Remember how much of a long, split reply is out, so a restart sends only the rest."""
+    await connection.execute(
+        "UPDATE outbox SET context = json_set(context, '$.parts_sent', ?) WHERE id = ?", (parts, outbox_id)
+    )
 
 
 async def mark_sent(connection: aiosqlite.Connection, outbox_id: int) -> None:

@@ -95,26 +95,33 @@ class Screen:
 
     question_message_id: int | None
     keyboard_retired: bool = False
+    outbox_id: int | None = None
+    parts_sent: int = 0
+    """Parts of a long reply already sent (after a crash mid-reply, only the rest goes)."""
 
 
 class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
-    def __init__(self, bot: Bot, database: Database, channel: str = "telegram") -> None:
+    def __init__(
+        self, bot: Bot, database: Database, channel: str = "telegram", lease_seconds: float = 60.0
+    ) -> None:
         self.bot = bot
         self.database = database
         self.channel = channel
+        self.lease_seconds = lease_seconds
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def flush(self, user_id: int, chat_id: int) -> None:
         """Send every unsent reply of one user, oldest first."""
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         async with lock:
-            async with self.database.read() as connection:
-                pending = await repository.unsent(connection, user_id)
+            async with self.database.write() as connection:
+                pending = await repository.lease_unsent(connection, user_id, self.lease_seconds)
                 screen = Screen(await repository.question_message(connection, user_id))
             try:
                 for outbox_id, payload, context in pending:
+                    screen.outbox_id = outbox_id
                     await self._deliver(chat_id, reply_from_dict(payload), context, screen)
                     async with self.database.write() as connection:
                         await repository.mark_sent(connection, outbox_id)
@@ -137,12 +144,29 @@ class Deliverer:
 
     async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:
         pressed = context.get("pressed_message_id")
+        target = context.get("edit_message_id")
+        screen.parts_sent = int(context.get("parts_sent", 0))
         try:
-            if reply.kind is ReplyKind.QUESTION:
+            if target is not None:
+                # A reminder or check-in answered in place: edit that message, not the question.
+                await with_retries(
+                    lambda: self.bot.edit_message_text(
+                        html_text(reply),
+                        chat_id,
+                        target,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(reply),
+                    ),
+                    "editMessageText",
+                )
+            elif context.get("standalone"):
+                # Reminders and lists arrive beside the conversation without disturbing it.
+                await self._send(chat_id, reply, screen)
+            elif reply.kind is ReplyKind.QUESTION:
                 await self._question(chat_id, reply, pressed, screen)
             else:
                 await self._retire_keyboard(chat_id, screen)
-                await self._send(chat_id, reply)
+                await self._send(chat_id, reply, screen)
         except Undeliverable:
             return
 
@@ -165,7 +189,7 @@ class Deliverer:
                 )
             return
         await self._retire_keyboard(chat_id, screen)
-        sent = await self._send(chat_id, reply)
+        sent = await self._send(chat_id, reply, screen)
         screen.question_message_id = sent.message_id if sent else None
         screen.keyboard_retired = False
 
@@ -181,11 +205,13 @@ class Deliverer:
                 "editMessageReplyMarkup",
             )
 
-    async def _send(self, chat_id: int, reply: Reply) -> Message | None:
+    async def _send(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
         parts = split_message(html_text(reply))
         markup: InlineKeyboardMarkup | None = keyboard(reply)
         last: Message | None = None
         for index, part in enumerate(parts):
+            if index < screen.parts_sent:
+                continue
             buttons = markup if index == len(parts) - 1 else None
             last = await with_retries(
                 lambda part=part, buttons=buttons: self.bot.send_message(  # type: ignore[misc]
@@ -193,4 +219,7 @@ class Deliverer:
                 ),
                 "sendMessage",
             )
+            if index < len(parts) - 1 and screen.outbox_id is not None:
+                async with self.database.write() as connection:
+                    await repository.note_parts_sent(connection, screen.outbox_id, index + 1)
         return last

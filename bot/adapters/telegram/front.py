@@ -29,9 +29,24 @@ from telegram.ext import (
 )
 
 from bot.adapters.telegram.delivery import Deliverer, Undeliverable, UserBlocked, with_retries
-from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, ShowRoutine, Start, Text, Unsupported
+from bot.core.events import (
+    Back,
+    Cancel,
+    ChangeReminderTime,
+    ChangeTimezone,
+    Event,
+    Help,
+    NewCheck,
+    Press,
+    ShowRoutine,
+    Start,
+    Text,
+    Unsupported,
+)
 from bot.core.messages import Messages
+from bot.core.plan_service import PlanService, is_plan_button
 from bot.core.service import ConversationService
+from bot.reports.service import ReportMaker
 
 log = logging.getLogger("psoasbot.telegram")
 CHANNEL = "telegram"
@@ -46,16 +61,38 @@ CORE_COMMANDS: dict[str, Event] = {
     "help": Help(),
     "cancel": Cancel(),
     "back": Back(),
+    "timezone": ChangeTimezone(),
 }
-MENU = ("start", "check", "routine", "help", "cancel", "mydata", "forget")
+MENU = (
+    "start",
+    "check",
+    "routine",
+    "reminders",
+    "progress",
+    "summary",
+    "timezone",
+    "help",
+    "cancel",
+    "mydata",
+    "forget",
+)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 class TelegramFront:
-    def __init__(self, service: ConversationService, deliverer: Deliverer, messages: Messages) -> None:
+    def __init__(
+        self,
+        service: ConversationService,
+        deliverer: Deliverer,
+        messages: Messages,
+        plan: PlanService | None = None,
+        reports: ReportMaker | None = None,
+    ) -> None:
         self.service = service
         self.deliverer = deliverer
         self.messages = messages
+        self.plan = plan
+        self.reports = reports
 
     def commands(self) -> list[BotCommand]:
         """The command menu registered with setMyCommands."""
@@ -68,6 +105,9 @@ class TelegramFront:
             MessageHandler(~private & new_message, self.on_group),
             *(CommandHandler(name, self.on_command, filters=private) for name in CORE_COMMANDS),
             CommandHandler("mydata", self.on_mydata, filters=private),
+            CommandHandler("reminders", self.on_reminders, filters=private),
+            CommandHandler("progress", self.on_progress, filters=private),
+            CommandHandler("summary", self.on_summary, filters=private),
             CommandHandler("forget", self.on_forget, filters=private),
             MessageHandler(private & new_message & filters.TEXT, self.on_text),
             MessageHandler(private & new_message & ~filters.TEXT, self.on_other),
@@ -139,6 +179,17 @@ class TelegramFront:
             await self._forget_answer(update, data)
             return
         message_id = query.message.message_id if query.message else None
+        if self.plan is not None and is_plan_button(data) and update.effective_user is not None:
+            handled = await self.plan.press(CHANNEL, str(update.effective_user.id), data, message_id)
+            if handled.rejected:
+                log.warning(
+                    "plan button rejected", extra={"update": update.update_id, "why": handled.rejected}
+                )
+            if handled.change_time_of is not None:
+                await self._dispatch(update, ChangeReminderTime(handled.change_time_of))
+            elif handled.user_id is not None:
+                await self.deliverer.flush(handled.user_id, chat.id)
+            return
         await self._dispatch(update, Press(data), pressed_message_id=message_id)
 
     # ------------------------------------------------------------ outside the core
@@ -162,6 +213,56 @@ class TelegramFront:
         status = change.new_chat_member.status
         active = status not in (ChatMemberStatus.BANNED, ChatMemberStatus.LEFT)
         await self.service.set_active(CHANNEL, str(change.from_user.id), active)
+
+    async def on_reminders(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or self.plan is None:
+            return
+        user_id = await self.plan.list_reminders(CHANNEL, str(user.id))
+        if user_id is None:
+            await self._say(chat.id, self.messages.text("plan.no_reminders"))
+            return
+        await self.deliverer.flush(user_id, chat.id)
+
+    async def on_progress(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A chart of pain over time; read-only, so it is sent directly, not through the outbox."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or self.reports is None:
+            return
+        chart = await self.reports.progress(CHANNEL, str(user.id))
+        if chart is None:
+            await self._say(chat.id, self.messages.text("report.nothing_yet"))
+            return
+        png, caption = chart
+        try:
+            await with_retries(
+                lambda: context.bot.send_photo(
+                    chat.id, InputFile(png, filename="progress.png"), caption=caption
+                ),
+                "sendPhoto",
+            )
+        except (UserBlocked, Undeliverable, TelegramError) as error:
+            log.warning("could not send progress chart", extra={"error": type(error).__name__})
+
+    async def on_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or chat is None or self.reports is None:
+            return
+        document = await self.reports.summary(CHANNEL, str(user.id))
+        if document is None:
+            await self._say(chat.id, self.messages.text("report.nothing_yet"))
+            return
+        try:
+            await with_retries(
+                lambda: context.bot.send_document(
+                    chat.id,
+                    InputFile(document.encode("utf-8"), filename="psoasbot-summary.txt"),
+                    caption=self.messages.text("report.summary_caption"),
+                ),
+                "sendDocument",
+            )
+        except (UserBlocked, Undeliverable, TelegramError) as error:
+            log.warning("could not send summary", extra={"error": type(error).__name__})
 
     async def on_mydata(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user, chat = update.effective_user, update.effective_chat

@@ -32,7 +32,9 @@ from bot.adapters.telegram.delivery import Deliverer, with_retries
 from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
 from bot.adapters.telegram.processor import PerChatUpdateProcessor
 from bot.core.app import Core
+from bot.core.plan_service import FileClock, PlanService, SystemClock
 from bot.core.service import ConversationService
+from bot.reports.service import ReportMaker
 from bot.storage.database import Database
 
 log = logging.getLogger("psoasbot.telegram.runner")
@@ -44,6 +46,9 @@ class TelegramSettings:
     token: str
     base_url: str | None = None
     poll_timeout: int = 30
+    tick_seconds: float = 5.0
+    outbox_lease_seconds: float = 30.0
+    clock_file: str | None = None
     webhook_url: str | None = None
     listen: str = "127.0.0.1"
     port: int = 8443
@@ -181,10 +186,13 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     application = build_application(settings)
+    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
     async with Database(database_path) as database:
-        service = ConversationService(core.engine, database)
-        deliverer = Deliverer(application.bot, database)
-        front = TelegramFront(service, deliverer, core.content.messages)
+        plan = PlanService(core.content, database, clock)
+        service = ConversationService(core.engine, database, effects=plan.apply_effects)
+        deliverer = Deliverer(application.bot, database, lease_seconds=settings.outbox_lease_seconds)
+        reports = ReportMaker(core.content, database, clock)
+        front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
         application.add_handlers(front.handlers())
         application.add_error_handler(_log_error)
         try:
@@ -200,17 +208,40 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
                 "bot started",
                 extra={"mode": "webhook" if settings.webhook_url else "polling", "resent_users": resent},
             )
-            if settings.webhook_url:
-                await serve_webhook(application, settings, stop)
-            else:
-                await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
-                await poll(application, settings, stop)
+            scheduler = asyncio.ensure_future(run_scheduler(plan, deliverer, settings.tick_seconds, stop))
+            try:
+                if settings.webhook_url:
+                    await serve_webhook(application, settings, stop)
+                else:
+                    await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
+                    await poll(application, settings, stop)
+            finally:
+                stop.set()
+                await scheduler
         finally:
             if application.running:
                 await application.stop()
             await application.shutdown()
     log.info("bot stopped")
     return 0
+
+
+async def run_scheduler(
+    plan: PlanService, deliverer: Deliverer, tick_seconds: float, stop: asyncio.Event
+) -> None:
+    """Every tick: claim due reminders into the outbox, send them, and sweep any
+    outbox rows left behind (by a crash, or by another process whose lease ran out).
+    Sending goes through the same Deliverer as replies, under AIORateLimiter's
+    overall limit; one chat never gets more than one reminder at a time."""
+    while not stop.is_set():
+        try:
+            for user_id, chat_id in await plan.tick():
+                await deliverer.flush(user_id, int(chat_id))
+            await deliverer.flush_all()
+        except Exception:
+            log.exception("scheduler tick failed; trying again next tick")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
 
 
 async def _log_error(update: object, context: object) -> None:

@@ -1,0 +1,394 @@
+"""Reminders, check-ins and plan changes through the real services and a real
+SQLite file, with an injected clock (no test sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.core.app import build_core
+from bot.core.events import ChangeReminderTime, ChangeTimezone, Press, Start, Text
+from bot.core.plan_service import PlanService
+from bot.core.service import ConversationService
+from bot.storage.database import Database
+from tests.support import ROOT
+
+TYPICAL = {
+    "pain_location": ["hip_front"],
+    "worse_when_sitting": True,
+    "worse_rising_from_chair": True,
+    "duration_weeks": 1,
+    "pain_now": 4,
+    "age": 34,
+    "sex": "F",
+}
+
+
+@pytest.fixture(scope="module")
+def core():
+    return build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
+
+
+@dataclass
+class FakeClock:
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+class World:
+    """One user, the conversation and plan services, and the outbox they fill."""
+
+    def __init__(self, core: Any, database: Database, clock: FakeClock, user: str = "u1") -> None:
+        self.core = core
+        self.database = database
+        self.clock = clock
+        self.plan = PlanService(core.content, database, clock)
+        self.chat = ConversationService(core.engine, database, effects=self.plan.apply_effects)
+        self.user = user
+        self.seen = 0
+
+    async def send(self, event: Any) -> list[dict[str, Any]]:
+        await self.chat.handle("telegram", self.user, event, outbox_context={})
+        return await self.new_messages()
+
+    async def press_plan(self, data: str) -> list[dict[str, Any]]:
+        handled = await self.plan.press("telegram", self.user, data, message_id=99)
+        assert handled.rejected is None, handled.rejected
+        if handled.change_time_of is not None:
+            await self.chat.handle(
+                "telegram", self.user, ChangeReminderTime(handled.change_time_of), outbox_context={}
+            )
+        return await self.new_messages()
+
+    async def new_messages(self) -> list[dict[str, Any]]:
+        async with (
+            self.database.read() as connection,
+            connection.execute(
+                "SELECT o.id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
+                "WHERE u.external_id = ? AND o.id > ? ORDER BY o.id",
+                (self.user, self.seen),
+            ) as cursor,
+        ):
+            rows = [(row_id, json.loads(payload)) async for row_id, payload in cursor]
+        if rows:
+            self.seen = rows[-1][0]
+        return [payload for _, payload in rows]
+
+    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        async with self.database.read() as connection, connection.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def check_and_set_reminders(self, zone_text: str = "Berlin", time: str = "18:00") -> None:
+        """Finish a typical check, then set reminders with the suggested days."""
+        await self.send(Start())
+        messages = await self._answer_through_service(TYPICAL)
+        assert any("Set reminders" in str(m) for m in messages)
+        step = await self.step()
+        await self.send(Press(f"{step}:rem"))
+        shown = await self.send(Text(zone_text))
+        assert any("On which days" in m["text"] for m in shown), shown
+        step = await self.step()
+        await self.send(Press(f"{step}:ok"))
+        saved = await self.send(Text(time))
+        assert any("Reminders set" in m["text"] for m in saved), saved
+
+    async def step(self) -> int:
+        rows = await self.rows(
+            "SELECT c.step FROM conversations c JOIN users u ON u.id = c.user_id WHERE u.external_id = ?",
+            self.user,
+        )
+        return int(rows[0][0])
+
+    async def _answer_through_service(self, answers: dict[str, Any]) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        script = [
+            "yes",
+            "front of my hip",
+            "nowhere",
+            None,
+            f"{int(answers['duration_weeks'] * 7)} days",
+            str(answers["pain_now"]),
+            "no",
+            "no",
+            "no",
+            str(answers["age"]),
+            None,
+            None,
+            "no",
+            None,
+        ]
+        for line in script:
+            step = await self.step()
+            state = (
+                await self.rows(
+                    "SELECT c.state FROM conversations c JOIN users u ON u.id = c.user_id WHERE u.external_id = ?",
+                    self.user,
+                )
+            )[0][0]
+            if line is not None:
+                messages = await self.send(Text(line))
+            elif state == "sitting" or state == "sex" or state == "activity":
+                messages = await self.send(Press(f"{step}:o0"))
+            elif state == "anything_else":
+                messages = await self.send(Press(f"{step}:skip"))
+        return messages
+
+
+@pytest.fixture()
+async def world(core, tmp_path: Path):
+    clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))  # a Friday
+    async with Database(tmp_path / "bot.db") as database:
+        yield World(core, database, clock)
+
+
+def buttons(message: dict[str, Any]) -> list[str]:
+    return [button[1] for row in message["buttons"] for button in row]
+
+
+async def test_setting_reminders_stores_local_time_zone_and_the_right_utc_moment(world: World):
+    await world.check_and_set_reminders("Berlin", "18:00")
+    reminders = await world.rows(
+        "SELECT kind, days, local_time, timezone, due_at, status FROM reminders ORDER BY id"
+    )
+    assert [r[0] for r in reminders] == ["session", "weekly_checkin"]
+    _kind, days, local_time, zone, due_at, status = reminders[0]
+    assert (local_time, zone, status) == ("18:00", "Europe/Berlin", "active")
+    assert json.loads(days) == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]  # desk-sitter: daily
+    # 2026-03-20 is CET (UTC+1): 18:00 local is 17:00 UTC, the same day.
+    assert datetime.fromisoformat(due_at) == datetime(2026, 3, 20, 17, 0, tzinfo=UTC)
+    assert await world.rows("SELECT timezone FROM users") == [("Europe/Berlin",)]
+    plan = await world.rows("SELECT routine, baseline_pain, ball_allowed FROM plans")
+    assert plan == [("desk-sitter", 4, 1)]
+
+
+async def test_a_time_inside_quiet_hours_is_refused_with_a_hint(world: World):
+    await world.send(Start())
+    await world._answer_through_service(TYPICAL)
+    await world.send(Press(f"{await world.step()}:rem"))
+    await world.send(Text("UTC"))
+    await world.send(Press(f"{await world.step()}:ok"))
+    refused = await world.send(Text("23:15"))
+    assert any("quiet from 22:00 to 07:00" in m["text"] for m in refused)
+    assert await world.rows("SELECT COUNT(*) FROM reminders") == [(0,)]
+
+
+async def test_each_reminder_is_sent_exactly_once_at_its_time(world: World):
+    await world.check_and_set_reminders("Berlin", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 16, 59, tzinfo=UTC)
+    assert await world.plan.tick() == []
+    world.clock.moment = datetime(2026, 3, 20, 17, 0, 5, tzinfo=UTC)
+    assert len(await world.plan.tick()) == 1
+    assert await world.plan.tick() == []
+    sent = await world.new_messages()
+    assert len(sent) == 1
+    assert buttons(sent[0]) == ["✓ Done", "⏰ Snooze 30 min", "Skip today", "It hurt"]
+    assert "Time for your routine" in sent[0]["text"]
+    assert "hold 30 s" in sent[0]["text"]  # the steps and doses are in the reminder
+
+
+async def test_daylight_saving_keeps_the_local_time(core, tmp_path: Path):
+    clock = FakeClock(datetime(2026, 3, 27, 12, 0, tzinfo=UTC))
+    async with Database(tmp_path / "bot.db") as database:
+        world = World(core, database, clock)
+        await world.check_and_set_reminders("Europe/London", "07:30")
+        fired: list[datetime] = []
+        for _ in range(4 * 24 * 4):  # four days in 15-minute steps
+            clock.advance(minutes=15)
+            if await world.plan.tick():
+                rows = await world.rows("SELECT occurrence FROM sessions ORDER BY id DESC LIMIT 1")
+                fired.append(datetime.fromisoformat(rows[0][0]))
+        local = [moment.astimezone(ZoneInfo("Europe/London")) for moment in fired]
+        assert [(m.day, m.hour, m.minute) for m in local] == [
+            (28, 7, 30),
+            (29, 7, 30),
+            (30, 7, 30),
+            (31, 7, 30),
+        ]
+        assert [m.hour for m in fired] == [7, 6, 6, 6]  # GMT before the change, BST (UTC+1) after
+
+
+async def test_after_downtime_a_recent_miss_is_sent_once_and_an_old_one_skipped(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 19, 30, tzinfo=UTC)  # 1.5 h late
+    assert len(await world.plan.tick()) == 1
+    world.clock.moment = datetime(2026, 3, 21, 21, 0, tzinfo=UTC)  # 3 h late for the 21st
+    assert await world.plan.tick() == []
+    outcomes = await world.rows("SELECT occurrence, outcome FROM sessions ORDER BY id")
+    assert [o for _, o in outcomes] == ["sent", "missed"]
+    due = await world.rows("SELECT due_at FROM reminders WHERE kind = 'session'")
+    assert datetime.fromisoformat(due[0][0]) == datetime(2026, 3, 22, 18, 0, tzinfo=UTC)
+
+
+async def test_two_schedulers_on_one_database_send_each_reminder_once(core, tmp_path: Path):
+    clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))
+    path = tmp_path / "bot.db"
+    async with Database(path) as first, Database(path) as second:
+        users = [World(core, first, clock, user=f"u{n}") for n in range(12)]
+        for world in users:
+            await world.check_and_set_reminders("UTC", "18:00")
+        a, b = PlanService(core.content, first, clock), PlanService(core.content, second, clock)
+        clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+        claimed = await asyncio.gather(*(service.tick() for service in (a, b, a, b)))
+        assert sum(len(batch) for batch in claimed) == 12
+        rows = await users[0].rows("SELECT COUNT(*), COUNT(DISTINCT user_id) FROM sessions")
+        assert rows == [(12, 12)]
+        reminder_messages = await users[0].rows(
+            "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Time for your routine%'"
+        )
+        assert reminder_messages == [(12,)]
+
+
+async def test_a_blocked_user_gets_no_reminders_and_they_are_paused(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    await world.chat.set_active("telegram", world.user, False)
+    world.clock.moment = datetime(2026, 3, 20, 18, 1, tzinfo=UTC)
+    assert await world.plan.tick() == []
+    assert await world.rows("SELECT DISTINCT status FROM reminders") == [("paused",)]
+
+
+async def move_to_next(world: World, kind: str) -> None:
+    rows = await world.rows("SELECT due_at FROM reminders WHERE kind = ? AND status = 'active'", kind)
+    world.clock.moment = datetime.fromisoformat(rows[0][0]) + timedelta(seconds=10)
+
+
+async def fire_session(world: World) -> int:
+    await move_to_next(world, "session")
+    await world.plan.tick()
+    sent = await world.new_messages()
+    data = next(b[0] for row in sent[-1]["buttons"] for b in row)
+    return int(data.split(":")[1])
+
+
+async def answer_checkin(world: World, pain_now: int, worst: int) -> list[dict[str, Any]]:
+    await move_to_next(world, "day_after_checkin")
+    await world.plan.tick()
+    sent = await world.new_messages()
+    checkin = [m for m in sent if "Check-in" in m["text"]][-1]
+    checkin_id = next(b[0] for row in checkin["buttons"] for b in row).split(":")[1]
+    await world.press_plan(f"c:{checkin_id}:n{pain_now}")
+    return await world.press_plan(f"c:{checkin_id}:w{worst}")
+
+
+async def test_done_schedules_a_check_in_next_morning_and_two_worse_check_ins_ease_the_plan(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()
+    session = next(b[0] for row in (await world.new_messages())[-1]["buttons"] for b in row).split(":")[1]
+    done = await world.press_plan(f"r:{session}:d")
+    assert "Well done" in done[0]["text"]
+    check = await world.rows(
+        "SELECT kind, local_time, due_at FROM reminders WHERE kind = 'day_after_checkin'"
+    )
+    assert check[0][1] == "09:00" and datetime.fromisoformat(check[0][2]) == datetime(
+        2026, 3, 21, 9, 0, tzinfo=UTC
+    )
+
+    world.clock.moment = datetime(2026, 3, 21, 9, 0, 10, tzinfo=UTC)
+    await world.plan.tick()
+    first = (await world.new_messages())[-1]
+    checkin_id = first["buttons"][0][0][0].split(":")[1]
+    await world.press_plan(f"c:{checkin_id}:n7")
+    replies = await world.press_plan(f"c:{checkin_id}:w8")
+    assert any("higher than when you started" in m["text"] for m in replies)  # one worse: not yet
+
+    await world.press_plan(f"r:{await fire_session(world)}:d")
+    replies = await answer_checkin(world, 7, 8)
+    assert any("Let's ease off" in str(m.get("title")) for m in replies), replies
+    assert await world.rows("SELECT level, ball_allowed, routine FROM plans") == [
+        ("eased", 0, "gentle-while-waiting")
+    ]
+
+
+async def test_it_hurt_above_5_eases_the_plan_at_once(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()
+    session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
+    where = await world.press_plan(f"r:{session}:h")
+    assert "Where did you feel it?" in where[0]["text"]
+    await world.press_plan(f"h:{session}:a2")
+    await world.press_plan(f"h:{session}:p7")
+    replies = await world.press_plan(f"h:{session}:sn")
+    assert any("Let's ease off" in str(m.get("title")) for m in replies)
+    assert await world.rows("SELECT outcome, hurt_area, hurt_pain, hurt_settled FROM sessions") == [
+        ("hurt", "groin", 7, 0)
+    ]
+
+
+async def test_a_red_flag_at_the_weekly_check_in_escalates_and_pauses_reminders(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 29, 18, 0, 30, tzinfo=UTC)  # the first weekly check-in (Sunday)
+    await world.plan.tick()
+    weekly = [m for m in await world.new_messages() if "Check-in" in m["text"]][-1]
+    checkin_id = weekly["buttons"][0][0][0].split(":")[1]
+    await world.press_plan(f"c:{checkin_id}:n3")
+    screen = await world.press_plan(f"c:{checkin_id}:w4")
+    assert "have any of these started" in screen[-1]["text"]
+    await world.press_plan(f"c:{checkin_id}:fy")
+    await world.press_plan(f"c:{checkin_id}:t1")  # bladder or bowel change
+    replies = await world.press_plan(f"c:{checkin_id}:k")
+    assert any("Get emergency help now" in str(m.get("title")) for m in replies)
+    assert await world.rows("SELECT DISTINCT status FROM reminders WHERE kind != 'day_after_checkin'") == [
+        ("paused",)
+    ]
+
+
+async def test_reminders_can_be_paused_resumed_retimed_and_deleted(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    await world.plan.list_reminders("telegram", world.user)
+    listed = await world.new_messages()
+    assert len(listed) == 2 and "Routine reminder" in listed[0]["text"]
+    reminder_id = listed[0]["buttons"][0][0][0].split(":")[1]
+    await world.press_plan(f"m:{reminder_id}:p")
+    assert await world.rows("SELECT status, due_at FROM reminders WHERE id = ?", reminder_id) == [
+        ("paused", None)
+    ]
+    await world.press_plan(f"m:{reminder_id}:r")
+    assert (await world.rows("SELECT status FROM reminders WHERE id = ?", reminder_id)) == [("active",)]
+    asked = await world.press_plan(f"m:{reminder_id}:t")
+    assert any("At what time?" in m["text"] for m in asked)
+    await world.send(Text("7:45"))
+    row = await world.rows("SELECT local_time, due_at FROM reminders WHERE id = ?", reminder_id)
+    assert row[0][0] == "07:45" and datetime.fromisoformat(row[0][1]) == datetime(
+        2026, 3, 21, 7, 45, tzinfo=UTC
+    )
+    await world.press_plan(f"m:{reminder_id}:x")
+    assert await world.rows("SELECT COUNT(*) FROM reminders WHERE id = ?", reminder_id) == [(0,)]
+
+
+async def test_changing_the_time_zone_keeps_local_times(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    await world.send(ChangeTimezone())
+    saved = await world.send(Text("New York"))
+    assert any("Time zone set to America/New_York" in m["text"] for m in saved)
+    rows = await world.rows("SELECT local_time, timezone, due_at FROM reminders WHERE kind = 'session'")
+    assert rows[0][:2] == ("18:00", "America/New_York")
+    # 2026-03-20 in New York is EDT (UTC-4): 18:00 local = 22:00 UTC.
+    assert datetime.fromisoformat(rows[0][2]) == datetime(2026, 3, 20, 22, 0, tzinfo=UTC)
+
+
+async def test_stale_and_forged_plan_buttons_change_nothing(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()
+    session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
+    await world.press_plan(f"r:{session}:d")
+    again = await world.press_plan(f"r:{session}:s")  # a second tap on the old reminder
+    assert "already noted" in again[0]["text"]
+    assert await world.rows("SELECT outcome FROM sessions") == [("done",)]
+    for forged in ("r:999999:d", "c:1:n99", "h:abc:p1", "m:0:x", "zz"):
+        handled = await world.plan.press("telegram", world.user, forged, None)
+        assert handled.rejected or forged.startswith("m:")
+    assert await world.rows("SELECT outcome FROM sessions") == [("done",)]
