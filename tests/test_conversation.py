@@ -373,3 +373,12 @@ def test_snapshot_is_plain_data_that_round_trips():
     assert replace(snapshot) == snapshot
     json.dumps(snapshot.answers)
     json.dumps(snapshot.result)
+
+
+def test_typing_back_goes_back_like_the_button():
+    walker = Walker()
+    walker.send(Start())
+    walker.press("y")
+    walker.tap_options([area_label("groin")])
+    walker.send(Text("back"))
+    assert walker.snapshot.state == "pain_location"

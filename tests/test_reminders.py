@@ -392,3 +392,37 @@ async def test_stale_and_forged_plan_buttons_change_nothing(world: World):
         handled = await world.plan.press("telegram", world.user, forged, None)
         assert handled.rejected or forged.startswith("m:")
     assert await world.rows("SELECT outcome FROM sessions") == [("done",)]
+
+
+async def test_a_red_flag_typed_after_setting_reminders_pauses_them(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    assert (await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'"))[0][0] == 2
+    shown = await world.send(Text("since this morning it's numb when I wipe"))
+    assert any("Get emergency help now" in str(m.get("title")) for m in shown)
+    assert await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'") == [(0,)]
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    assert await world.plan.tick() == []
+
+
+async def test_a_new_check_with_a_contraindication_removes_ball_work_from_the_plan(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    await world.rows("UPDATE plans SET routine = 'ball-release'")
+    from bot.core.events import NewCheck
+
+    await world.send(NewCheck())
+    for answer in ("yes", "groin", "nowhere", "o0", "3 weeks", "3", "no", "no", "yes"):
+        if answer == "o0":
+            await world.send(Press(f"{await world.step()}:o0"))
+        else:
+            await world.send(Text(answer))
+    await world.send(Press(f"{await world.step()}:t0"))  # pregnant
+    await world.send(Press(f"{await world.step()}:ok"))
+    for answer in ("30", "o0", "o0", "no", "skip"):
+        if answer in ("o0", "skip"):
+            await world.send(Press(f"{await world.step()}:{answer}"))
+        else:
+            await world.send(Text(answer))
+    plan = await world.rows("SELECT ball_allowed, routine, forbidden_tags FROM plans")
+    assert plan[0][0] == 0 and plan[0][1] == "no-abdominal-pressure"
+    assert "abdominal_pressure" in json.loads(plan[0][2])
+    assert (await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'"))[0][0] == 2

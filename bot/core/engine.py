@@ -105,6 +105,7 @@ class ConversationEngine:
         self.offer_reminders = offer_reminders and SETUP_FLOW in flows
         self.present = Presenter(content)
         self.messages = content.messages
+        self._back_words = {word.casefold() for word in content.messages.lines("common.back_words")}
 
     # ------------------------------------------------------------ entry point
 
@@ -294,6 +295,8 @@ class ConversationEngine:
 
     def _text(self, snapshot: Snapshot, raw: str) -> Outcome:
         text = raw[:MAX_TEXT_SCANNED]
+        if text.strip().casefold() in self._back_words:
+            return self._back(snapshot)
         findings = understanding.understand(text, self.content.lexicon)
         affirmed = {key for key, value in findings.flags.items() if value}
         question = self._question(snapshot)
@@ -569,12 +572,15 @@ class ConversationEngine:
             step,
             offer_reminders=self.offer_reminders and routine is not None,
         )
+        # Any existing reminder plan must follow the newest result at once (see PlanService).
+        effect = {"type": "assessment", **stored}
         return Outcome(
             finished,
             replies,
             new_check=new_check,
             assessment=result,
             routine_id=routine.id if routine else None,
+            effects=(effect,),
         )
 
     def _routine_replies(self, snapshot: Snapshot) -> list[Reply]:

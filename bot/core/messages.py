@@ -18,6 +18,7 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "common.yes",
     "common.no",
     "common.back",
+    "common.back_words",
     "common.done",
     "common.skip",
     "common.none_of_these",

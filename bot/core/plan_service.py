@@ -122,6 +122,8 @@ class PlanService:
                 await self._set_timezone(connection, user_id, str(effect["timezone"]), now)
             elif kind == "save_reminders":
                 await self._save_reminders(connection, user_id, effect, now)
+            elif kind == "assessment":
+                await self._follow_assessment(connection, user_id, effect)
             elif kind == "change_reminder_time":
                 found = await plans.reminder(connection, user_id, int(effect["reminder_id"] or 0))
                 if found is not None:
@@ -133,6 +135,26 @@ class PlanService:
                         due_at=moved.next_due(now),
                         status="active",
                     )
+
+    async def _follow_assessment(
+        self, connection: aiosqlite.Connection, user_id: int, result: dict[str, Any]
+    ) -> None:
+        """A new result changes an existing plan at once: never exercise reminders after an
+        urgent or emergency result, never ball work after a new contraindication."""
+        plan = await plans.plan(connection, user_id)
+        if plan is None:
+            return
+        if result["urgency"] in ("URGENT", "EMERGENCY"):
+            paused = await plans.pause_all(connection, user_id)
+            log.info("reminders paused by a new result", extra={"user": user_id, "paused": paused})
+            return
+        await plans.update_plan(
+            connection,
+            user_id,
+            routine=result.get("routine") or plan["routine"],
+            ball_allowed=int(bool(result.get("ball_release_allowed"))),
+            forbidden_tags=list(result.get("forbidden_tags", [])),
+        )
 
     async def _set_timezone(
         self, connection: aiosqlite.Connection, user_id: int, zone: str, now: datetime
