@@ -325,6 +325,9 @@ async def test_it_hurt_above_5_eases_the_plan_at_once(world: World):
     assert await world.rows("SELECT outcome, hurt_area, hurt_pain, hurt_settled FROM sessions") == [
         ("hurt", "groin", 7, 0)
     ]
+    again = await world.press_plan(f"h:{session}:sy")  # the old button, tapped again
+    assert [m["text"] for m in again] == ["Thanks, I have already noted that one."]
+    assert await world.rows("SELECT hurt_settled FROM sessions") == [(0,)]
 
 
 async def test_a_red_flag_at_the_weekly_check_in_escalates_and_pauses_reminders(world: World):

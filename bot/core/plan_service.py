@@ -350,6 +350,9 @@ class PlanService:
         if found is None or found["outcome"] != "hurt":
             return PlanHandled(user_id, rejected="no hurt report to answer")
         m = self.messages
+        if found["hurt_settled"] is not None:  # finished already: a stale button
+            batch.say(self.present.info("plan.already_noted"))
+            return PlanHandled(user_id)
         if action.startswith("a") and action[1:].isdigit() and int(action[1:]) < len(AREAS):
             await plans.update_session(connection, session_id, hurt_area=AREAS[int(action[1:])])
             batch.say(self._scale(m.text("plan.hurt_how_much"), f"h:{session_id}:p"), **edit)
