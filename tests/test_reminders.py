@@ -429,3 +429,14 @@ async def test_a_new_check_with_a_contraindication_removes_ball_work_from_the_pl
     assert plan[0][0] == 0 and plan[0][1] == "no-abdominal-pressure"
     assert "abdominal_pressure" in json.loads(plan[0][2])
     assert (await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'"))[0][0] == 2
+
+
+async def test_typing_no_at_the_days_question_gets_a_hint_not_an_empty_reminder(world: World):
+    await world.send(Start())
+    await world._answer_through_service(TYPICAL)
+    await world.send(Press(f"{await world.step()}:rem"))
+    await world.send(Text("London"))
+    hinted = await world.send(Text("no"))
+    assert any("Tap the days you want" in m["text"] for m in hinted)
+    state = await world.rows("SELECT flow, state FROM conversations")
+    assert state == [("reminder_setup", "days")]

@@ -363,7 +363,7 @@ class ConversationEngine:
                 if question.none_option and understanding.parse_yes_no(text, lexicon) is False:
                     return ()
                 return None
-            if understanding.parse_yes_no(text, lexicon) is False:
+            if question.none_option and understanding.parse_yes_no(text, lexicon) is False:
                 return ()
             return None
         return self._parse_single_choice(question, text)

@@ -172,6 +172,9 @@ class PlanService:
         zone = str(effect["timezone"])
         days = tuple(effect["days"])
         time = str(effect["time"])
+        if not days or not zone:  # the flow never allows this; refuse rather than fail the step
+            log.error("reminder set-up without days or zone ignored", extra={"user": user_id})
+            return
         for item in await plans.reminders_of(connection, user_id, ("session", "weekly_checkin")):
             await plans.delete_reminder(connection, user_id, item.id)
         session = plans.Reminder(0, user_id, "session", days, time, zone, "active", None, None)
