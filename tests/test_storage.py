@@ -102,3 +102,22 @@ async def test_two_processes_worth_of_connections_share_one_file(tmp_path: Path)
         )
         async with first.read() as connection, connection.execute("SELECT COUNT(*) FROM users") as cursor:
             assert (await cursor.fetchone())[0] == 40
+
+
+async def test_a_failed_write_tells_the_terminal_user_and_changes_nothing(tmp_path: Path):
+    import io
+
+    from bot.adapters.terminal import TerminalChat
+
+    async with Database(tmp_path / "bot.db") as database:
+        chat = TerminalChat(ConversationService(core().engine, database), user="u1")
+        out = io.StringIO()
+        await chat.say(Start(), out)
+        await chat.say(Text("yes"), out)
+        await database.connection.execute("PRAGMA query_only = ON")  # every write now fails
+        out = io.StringIO()
+        await chat.say(Text("groin"), out)
+        assert "couldn't save that just now" in out.getvalue()
+        await database.connection.execute("PRAGMA query_only = OFF")
+        async with database.read() as connection, connection.execute("SELECT state FROM conversations") as cursor:
+            assert (await cursor.fetchone())[0] == "pain_location"

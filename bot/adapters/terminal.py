@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import getpass
 import re
+import sqlite3
 from typing import IO
 
 from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, Select, ShowRoutine, Start, Text
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.service import ConversationService
+from bot.storage.database import DatabaseError
 
 CHANNEL = "terminal"
 COMMANDS: dict[str, Event] = {
@@ -77,7 +79,13 @@ class TerminalChat:
         return Text(stripped)
 
     async def say(self, event: Event, output: IO[str]) -> None:
-        handled = await self.service.handle(CHANNEL, self.user, event)
+        try:
+            handled = await self.service.handle(CHANNEL, self.user, event)
+        except (sqlite3.Error, DatabaseError):
+            # Nothing was stored (the step rolled back); the user can simply try again.
+            output.write(self.service.engine.messages.text("bot.storage_error") + "\n\n")
+            output.flush()
+            return
         for reply in handled.replies:
             text, numbered = render(reply)
             output.write(text + "\n\n")

@@ -40,6 +40,7 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "bot.choose_at_least_one",
     "bot.not_understood",
     "bot.private_only",
+    "bot.storage_error",
     "bot.edited_message",
     "bot.mydata_caption",
     "bot.mydata_empty",

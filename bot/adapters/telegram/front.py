@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import time
 from typing import Any
 
@@ -47,6 +48,7 @@ from bot.core.messages import Messages
 from bot.core.plan_service import PlanService, is_plan_button
 from bot.core.service import ConversationService
 from bot.reports.service import ReportMaker
+from bot.storage.database import DatabaseError
 
 log = logging.getLogger("psoasbot.telegram")
 CHANNEL = "telegram"
@@ -122,13 +124,19 @@ class TelegramFront:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None:
             return
-        handled = await self.service.handle(
-            CHANNEL,
-            str(user.id),
-            event,
-            inbox_key=f"update:{update.update_id}",
-            outbox_context={"pressed_message_id": pressed_message_id},
-        )
+        try:
+            handled = await self.service.handle(
+                CHANNEL,
+                str(user.id),
+                event,
+                inbox_key=f"update:{update.update_id}",
+                outbox_context={"pressed_message_id": pressed_message_id},
+            )
+        except (sqlite3.Error, DatabaseError) as error:
+            # Nothing was stored (the transaction rolled back): say so, so the user can retry.
+            log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
+            await self._say(chat.id, self.messages.text("bot.storage_error"))
+            return
         if handled.duplicate:
             log.info("duplicate update skipped", extra={"update": update.update_id})
         if handled.rejected:
@@ -180,7 +188,14 @@ class TelegramFront:
             return
         message_id = query.message.message_id if query.message else None
         if self.plan is not None and is_plan_button(data) and update.effective_user is not None:
-            handled = await self.plan.press(CHANNEL, str(update.effective_user.id), data, message_id)
+            try:
+                handled = await self.plan.press(CHANNEL, str(update.effective_user.id), data, message_id)
+            except (sqlite3.Error, DatabaseError) as error:
+                log.error(
+                    "could not store a plan answer", extra={"update": update.update_id, "error": str(error)}
+                )
+                await self._say(chat.id, self.messages.text("bot.storage_error"))
+                return
             if handled.rejected:
                 log.warning(
                     "plan button rejected", extra={"update": update.update_id, "why": handled.rejected}
