@@ -382,3 +382,16 @@ def test_typing_back_goes_back_like_the_button():
     walker.tap_options([area_label("groin")])
     walker.send(Text("back"))
     assert walker.snapshot.state == "pain_location"
+
+
+@pytest.mark.parametrize(
+    ("typed", "sex"), [("female", "F"), ("I'm a man", "M"), ("non-binary", "X"), ("Woman", "F")]
+)
+def test_sex_can_be_typed_in_words(typed, sex):
+    walker = Walker()
+    walker.send(Start())
+    for token in ["y", None, "none", "o0", "o1", "v3", "n", "n", "n", "o2"]:
+        walker.press(token) if token else walker.tap_options([area_label("groin")])
+    assert walker.snapshot.state == "sex"
+    walker.send(Text(typed))
+    assert walker.snapshot.answers["sex"] == sex and walker.snapshot.state == "activity"

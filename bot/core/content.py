@@ -27,7 +27,7 @@ from bot.reports import REPORT_MESSAGE_KEYS
 Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
 URGENCY_ORDER: dict[str, int] = {"SELF_CARE": 0, "ROUTINE": 1, "URGENT": 2, "EMERGENCY": 3}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time")
+PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time", "sex")
 ROUTINE_FACTS: dict[str, FactSpec] = {
     "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=tuple(URGENCY_ORDER)),
     "ball_release_allowed": FactSpec("ball_release_allowed", KeyKind.BOOL),

@@ -379,7 +379,11 @@ class ConversationEngine:
         if question.parser == "age":
             age = understanding.parse_age(text, lexicon)
             return ("value", age) if age is not None else None
-        if question.parser == "timezone":
+        if question.parser == "sex":
+            bare = text.strip().casefold().strip(".!")
+            sex = lexicon.sex_codes.get(bare) or understanding.understand(text, lexicon).sex
+            if sex is not None:
+                return ("value", sex)
             zone = parse_zone(text, self.content.zone_aliases)
             return ("value", zone.zone) if zone is not None else None
         if question.parser == "time":
