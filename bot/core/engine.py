@@ -382,8 +382,8 @@ class ConversationEngine:
         if question.parser == "sex":
             bare = text.strip().casefold().strip(".!")
             sex = lexicon.sex_codes.get(bare) or understanding.understand(text, lexicon).sex
-            if sex is not None:
-                return ("value", sex)
+            return ("value", sex) if sex is not None else None
+        if question.parser == "timezone":
             zone = parse_zone(text, self.content.zone_aliases)
             return ("value", zone.zone) if zone is not None else None
         if question.parser == "time":

@@ -213,15 +213,21 @@ class PlanService:
     # ------------------------------------------------------------ the scheduler
 
     async def tick(self, limit: int = 500) -> list[tuple[int, str]]:
-        """Claim what is due, put its messages in the outbox; returns (user id, chat id) to flush."""
+        """Claim what is due, put its messages in the outbox; returns (user id, chat id) to flush.
+
+        Claims in transactions of at most `limit` rows (so a large backlog never holds the
+        write lock for long) and keeps going until nothing more is due.
+        """
         now = self.clock.now()
         touched: dict[int, str] = {}
-        async with self.database.write() as connection:
-            for item in await plans.due(connection, now, limit):
-                sent = await self._fire(connection, item, now)
-                if sent:
-                    touched[item.reminder.user_id] = item.external_id
-        return list(touched.items())
+        while True:
+            async with self.database.write() as connection:
+                batch = await plans.due(connection, now, limit)
+                for item in batch:
+                    if await self._fire(connection, item, now):
+                        touched[item.reminder.user_id] = item.external_id
+            if len(batch) < limit:
+                return list(touched.items())
 
     async def _fire(self, connection: aiosqlite.Connection, item: plans.DueReminder, now: datetime) -> bool:
         reminder = item.reminder

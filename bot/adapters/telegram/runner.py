@@ -39,6 +39,8 @@ from bot.storage.database import Database
 
 log = logging.getLogger("psoasbot.telegram.runner")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SCHEDULER_CONCURRENCY = 64
+"""Users whose reminders are sent at once; AIORateLimiter still caps the overall rate."""
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,15 @@ async def run_scheduler(
     outbox rows left behind (by a crash, or by another process whose lease ran out).
     Sending goes through the same Deliverer as replies, under AIORateLimiter's
     overall limit; one chat never gets more than one reminder at a time."""
+    sending = asyncio.Semaphore(SCHEDULER_CONCURRENCY)
+
+    async def send(user_id: int, chat_id: str) -> None:
+        async with sending:
+            await deliverer.flush(user_id, int(chat_id))
+
     while not stop.is_set():
         try:
-            for user_id, chat_id in await plan.tick():
-                await deliverer.flush(user_id, int(chat_id))
+            await asyncio.gather(*(send(user_id, chat_id) for user_id, chat_id in await plan.tick()))
             await deliverer.flush_all()
         except Exception:
             log.exception("scheduler tick failed; trying again next tick")
