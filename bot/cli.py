@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(args, settings, core)
     except DatabaseError as error:
         print(f"psoasbot: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    except sqlite3.Error as error:
+        # Conversation steps report their own storage errors to the user; one that
+        # reaches here happened outside them (e.g. resending replies at start-up on
+        # a full disk), and deserves one line, not a traceback.
+        print(f"psoasbot: the database failed: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK

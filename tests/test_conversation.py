@@ -395,3 +395,39 @@ def test_sex_can_be_typed_in_words(typed, sex):
     assert walker.snapshot.state == "sex"
     walker.send(Text(typed))
     assert walker.snapshot.answers["sex"] == sex and walker.snapshot.state == "activity"
+
+
+@pytest.mark.parametrize("typed", ["²", "③", "٣٣", "1²"])
+def test_odd_digits_at_a_choice_question_get_a_hint_not_a_crash(typed):
+    walker = Walker()
+    walker.send(Start())
+    walker.press("y")
+    walker.tap_options([area_label("groin")])
+    walker.press("none")
+    before = walker.snapshot
+    outcome = walker.send(Text(typed))
+    assert walker.snapshot == before
+    assert outcome.replies[0].kind is ReplyKind.HINT
+
+
+def test_a_forged_reminder_button_after_an_emergency_is_refused():
+    from bot.core.app import build_core
+    from tests.support import core as shipped
+
+    engine = build_core(shipped().content.root, shipped().content.root.parent / "flows", offer_reminders=True).engine
+    walker = Walker(engine)
+    walker.send(Start())
+    outcome = walker.send(Text("I can't pee"))
+    assert outcome.assessment is not None and outcome.assessment.urgency == "EMERGENCY"
+    before = walker.snapshot
+    forged = walker.send(Press(f"{walker.snapshot.step}:rem"))
+    assert forged.rejected and walker.snapshot == before
+
+
+def test_the_same_red_flag_typed_again_repeats_the_emergency_advice():
+    walker = Walker()
+    walker.send(Start())
+    walker.send(Text("I can't pee"))
+    again = walker.send(Text("I still can't pee"))
+    assert again.assessment is not None and again.assessment.urgency == "EMERGENCY"
+    assert again.replies[0].kind is ReplyKind.ESCALATION

@@ -440,3 +440,24 @@ async def test_typing_no_at_the_days_question_gets_a_hint_not_an_empty_reminder(
     assert any("Tap the days you want" in m["text"] for m in hinted)
     state = await world.rows("SELECT flow, state FROM conversations")
     assert state == [("reminder_setup", "days")]
+
+
+async def test_an_ignored_reminder_does_not_break_later_check_ins(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()  # ignored
+    await world.new_messages()
+    await world.press_plan(f"r:{await fire_session(world)}:d")
+    replies = await answer_checkin(world, 3, 4)
+    assert any("Check-in" in m["text"] or "check-in noted" in m["text"] for m in replies)
+    assert (await world.rows("SELECT COUNT(*) FROM checkins WHERE answered_at IS NOT NULL"))[0][0] == 1
+
+
+async def test_changing_the_time_zone_mid_check_asks_the_check_question_again(world: World):
+    await world.send(Start())
+    await world.send(Text("yes"))
+    await world.send(ChangeTimezone())
+    shown = await world.send(Text("Tokyo"))
+    assert any("Time zone set to Asia/Tokyo" in m["text"] for m in shown)
+    assert any("Where do you feel the pain?" in m["text"] for m in shown)
+    assert await world.rows("SELECT flow, state FROM conversations") == [("symptom_check", "pain_location")]

@@ -201,7 +201,10 @@ class ConversationEngine:
             pending=(),
             context=_lasting(snapshot.context),
         )
-        return Outcome(back, replies, effects=effects)
+        # Back where the user was: if that is a question of the check, ask it again.
+        return Outcome(
+            back, [*replies, *self._current(back)] if self._question(back) else replies, effects=effects
+        )
 
     def _finish_setup(self, snapshot: Snapshot, action: str) -> Outcome:
         context = snapshot.context
@@ -311,6 +314,9 @@ class ConversationEngine:
         new_flags = {key for key in affirmed if base.answers.get(key) is not True}
         if new_flags:
             return self._red_flags_in_text(snapshot, base, new_flags, answered)
+        if affirmed and answered is None and triage(base.answers, self.content).at_least("URGENT"):
+            # The same red flag again (after its result was shown): say it again, never "all done".
+            return self._finish(base, new_check=base.check_id is None)
         if answered is not None:
             return answered
         if question is None:
@@ -348,7 +354,7 @@ class ConversationEngine:
             return understanding.parse_yes_no(text, lexicon)
         if question.type == "number":
             value = understanding.parse_pain_score(text, lexicon)
-            if value is None and text.strip().isdigit():
+            if value is None and text.strip().isdecimal():
                 return None
             return value
         if question.type == "free_text":
@@ -371,7 +377,7 @@ class ConversationEngine:
     def _parse_single_choice(self, question: Question, text: str) -> Any:
         lexicon = self.content.lexicon
         stripped = text.strip()
-        if stripped.isdigit() and 1 <= int(stripped) <= len(question.options) and question.parser is None:
+        if stripped.isdecimal() and 1 <= int(stripped) <= len(question.options) and question.parser is None:
             return question.options[int(stripped) - 1].id
         if question.parser == "duration":
             weeks = understanding.parse_duration_weeks(text, lexicon)
@@ -408,9 +414,18 @@ class ConversationEngine:
             if step > snapshot.step:
                 return Outcome(snapshot, [], rejected="button from the future")
             return Outcome(snapshot, [self.present.info("bot.stale_button"), *self._current(snapshot)])
+        if token in ("new", "routine") and snapshot.state != self.result_state:
+            return Outcome(snapshot, [], rejected=f"{token!r} is only offered with a result")
         if token == "new":
             return self._begin(snapshot, [])
         if token == "rem":
+            stored = snapshot.result or {}
+            offered = snapshot.state == self.result_state and stored.get("urgency") in (
+                "SELF_CARE",
+                "ROUTINE",
+            )
+            if not (offered and stored.get("routine")):
+                return Outcome(snapshot, [], rejected="reminders were not offered here")
             return self._begin_setup(snapshot, "reminders", "timezone")
         if token == "routine":
             return Outcome(snapshot, self._routine_replies(snapshot))
@@ -609,7 +624,7 @@ def _lasting(context: dict[str, Any]) -> dict[str, Any]:
 
 def _index(token: str) -> int | None:
     digits = token[1:]
-    return int(digits) if digits.isdigit() else None
+    return int(digits) if digits.isdecimal() else None
 
 
 __all__ = ["ConversationEngine", "Outcome", "ReplyKind", "Snapshot"]

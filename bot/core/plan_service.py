@@ -34,7 +34,14 @@ import aiosqlite
 from bot.core.answers import AREAS, WEEKDAYS
 from bot.core.clock import LocalTime, QuietHours, next_occurrence, shift_out_of_quiet_hours
 from bot.core.content import Content
-from bot.core.plan_rules import CheckinRecord, CheckinRules, PlanHistory, SessionRecord, decide
+from bot.core.plan_rules import (
+    SESSION_OUTCOMES,
+    CheckinRecord,
+    CheckinRules,
+    PlanHistory,
+    SessionRecord,
+    decide,
+)
 from bot.core.presenter import Presenter
 from bot.core.replies import Button, Reply, ReplyKind, reply_to_dict
 from bot.core.routines import personalise
@@ -169,6 +176,15 @@ class PlanService:
     async def _save_reminders(
         self, connection: aiosqlite.Connection, user_id: int, effect: dict[str, Any], now: datetime
     ) -> None:
+        async with connection.execute(
+            "SELECT result FROM conversations WHERE user_id = ?", (user_id,)
+        ) as cursor:
+            stored = await cursor.fetchone()
+        latest = json.loads(stored[0]) if stored and stored[0] else {}
+        if latest.get("urgency") not in ("SELF_CARE", "ROUTINE"):
+            # Never exercise reminders for someone whose latest result says see a doctor now.
+            log.error("reminders refused: the latest result offers no routine", extra={"user": user_id})
+            return
         zone = str(effect["timezone"])
         days = tuple(effect["days"])
         time = str(effect["time"])
@@ -362,10 +378,10 @@ class PlanService:
         if found["hurt_settled"] is not None:  # finished already: a stale button
             batch.say(self.present.info("plan.already_noted"))
             return PlanHandled(user_id)
-        if action.startswith("a") and action[1:].isdigit() and int(action[1:]) < len(AREAS):
+        if action.startswith("a") and action[1:].isdecimal() and int(action[1:]) < len(AREAS):
             await plans.update_session(connection, session_id, hurt_area=AREAS[int(action[1:])])
             batch.say(self._scale(m.text("plan.hurt_how_much"), f"h:{session_id}:p"), **edit)
-        elif action.startswith("p") and action[1:].isdigit() and int(action[1:]) <= 10:
+        elif action.startswith("p") and action[1:].isdecimal() and int(action[1:]) <= 10:
             await plans.update_session(connection, session_id, hurt_pain=int(action[1:]))
             batch.say(self._yes_no(m.text("plan.hurt_settled"), f"h:{session_id}:s"), **edit)
         elif action in ("sy", "sn") and found["hurt_pain"] is not None:
@@ -394,7 +410,7 @@ class PlanService:
         if found["answered_at"] is not None:
             batch.say(self.present.info("plan.already_noted"))
             return PlanHandled(user_id)
-        value = int(action[1:]) if action[1:].isdigit() else None
+        value = int(action[1:]) if action[1:].isdecimal() else None
         now = self.clock.now()
         if action.startswith("n") and value is not None and value <= 10:
             await plans.update_checkin(connection, checkin_id, pain_now=value)
@@ -505,6 +521,7 @@ class PlanService:
                     s["at"], s["outcome"], s["hurt_pain"], s["hurt_settled"], s["settled_next_morning"]
                 )
                 for s in await plans.sessions_of(connection, user_id)
+                if s["outcome"] in SESSION_OUTCOMES  # "sent" and not answered yet: nothing to judge
             ),
             red_flag=red_flag,
         )

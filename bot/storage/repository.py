@@ -197,17 +197,22 @@ async def lease_unsent(
 
     Each is leased for `lease_seconds`, so another process on the same database
     leaves them alone while this one sends; if this one dies, the lease runs out
-    and the rows are sent by whoever looks next.
+    and the rows are sent by whoever looks next. Rows behind a held one wait, so
+    order is kept even across a crash (at the cost of waiting out the lease).
     """
     stamp = datetime.now(UTC)
+    now_text = stamp.isoformat(timespec="milliseconds")
+    rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     async with connection.execute(
-        "SELECT id, payload, context FROM outbox WHERE user_id = ? AND sent_at IS NULL "
-        "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id",
-        (user_id, stamp.isoformat(timespec="milliseconds")),
+        "SELECT id, payload, context, lease_until FROM outbox WHERE user_id = ? AND sent_at IS NULL ORDER BY id",
+        (user_id,),
     ) as cursor:
-        rows = [
-            (row_id, json.loads(payload), json.loads(context)) async for row_id, payload, context in cursor
-        ]
+        async for row_id, payload, context, lease_until in cursor:
+            if lease_until is not None and lease_until >= now_text:
+                # An older reply is still held (by another process, or one that died):
+                # newer ones wait behind it, so the user never sees replies out of order.
+                break
+            rows.append((row_id, json.loads(payload), json.loads(context)))
     if rows:
         until = (stamp + timedelta(seconds=lease_seconds)).isoformat(timespec="milliseconds")
         await connection.execute(

@@ -326,7 +326,7 @@ class TelegramFront:
         if user is None or chat is None or query is None:
             return
         parts = data.split(":")
-        if len(parts) != 3 or parts[1] not in ("yes", "no") or not parts[2].isdigit():
+        if len(parts) != 3 or parts[1] not in ("yes", "no") or not parts[2].isdecimal():
             log.warning("forged forget button ignored", extra={"update": update.update_id})
             return
         if time.time() - int(parts[2]) > FORGET_VALID_SECONDS:

@@ -1,0 +1,1 @@
+"""Benchmarks of psoasbot: `make bench` (or `python -m bench.run --help`)."""
