@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot.adapters.telegram.render import html_text, keyboard, split_message
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
 from bot.storage import repository
-from bot.storage.database import Database
+from bot.storage.database import Database, DatabaseError
 
 log = logging.getLogger("psoasbot.telegram.delivery")
 T = TypeVar("T")
@@ -110,29 +111,41 @@ class Deliverer:
         self.database = database
         self.channel = channel
         self.lease_seconds = lease_seconds
+        self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def flush(self, user_id: int, chat_id: int) -> None:
         """Send every unsent reply of one user, oldest first."""
         lock = self._locks.setdefault(user_id, asyncio.Lock())
-        async with lock:
-            async with self.database.write() as connection:
-                pending = await repository.lease_unsent(connection, user_id, self.lease_seconds)
-                screen = Screen(await repository.question_message(connection, user_id))
-            try:
-                for outbox_id, payload, context in pending:
-                    screen.outbox_id = outbox_id
-                    await self._deliver(chat_id, reply_from_dict(payload), context, screen)
-                    async with self.database.write() as connection:
-                        await repository.mark_sent(connection, outbox_id)
-                        await repository.set_question_message(connection, user_id, screen.question_message_id)
-            except UserBlocked:
-                log.info("user blocked the bot", extra={"user": user_id})
+        self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
+        try:
+            async with lock:
+                await self._flush_locked(user_id, chat_id)
+        except (sqlite3.Error, DatabaseError) as error:
+            # The replies stay in the outbox (leased, then free again): the next sweep sends them.
+            log.error("could not read or mark the outbox", extra={"user": user_id, "error": str(error)})
+        finally:
+            self._waiting[user_id] -= 1
+            if self._waiting[user_id] == 0:  # drop the lock only when nobody waits on it
+                del self._waiting[user_id]
+                del self._locks[user_id]
+
+    async def _flush_locked(self, user_id: int, chat_id: int) -> None:
+        async with self.database.write() as connection:
+            pending = await repository.lease_unsent(connection, user_id, self.lease_seconds)
+            screen = Screen(await repository.question_message(connection, user_id))
+        try:
+            for outbox_id, payload, context in pending:
+                screen.outbox_id = outbox_id
+                await self._deliver(chat_id, reply_from_dict(payload), context, screen)
                 async with self.database.write() as connection:
-                    await repository.set_active(connection, user_id, False)
-                    await repository.drop_unsent(connection, user_id)
-        if not lock.locked():
-            self._locks.pop(user_id, None)
+                    await repository.mark_sent(connection, outbox_id)
+                    await repository.set_question_message(connection, user_id, screen.question_message_id)
+        except UserBlocked:
+            log.info("user blocked the bot", extra={"user": user_id})
+            async with self.database.write() as connection:
+                await repository.set_active(connection, user_id, False)
+                await repository.drop_unsent(connection, user_id)
 
     async def flush_all(self) -> int:
         """After a restart: send what was committed but never sent."""

@@ -117,12 +117,12 @@ async def poll(application: Application, settings: TelegramSettings, stop: async
             continue
         except Conflict:
             log.error("another process is polling with this token; retrying", extra={"backoff": backoff})
-            await asyncio.sleep(backoff)
+            await _pause(backoff, stop)
             backoff = min(backoff * 2, 30)
             continue
         except (TimedOut, NetworkError) as error:
             log.warning("getUpdates failed", extra={"error": str(error), "backoff": backoff})
-            await asyncio.sleep(backoff)
+            await _pause(backoff, stop)
             backoff = min(backoff * 2, 30)
             continue
         backoff = 1.0
@@ -172,6 +172,12 @@ async def serve_webhook(application: Application, settings: TelegramSettings, st
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _pause(seconds: float, stop: asyncio.Event) -> None:
+    """Back off, but wake at once on shutdown (SIGTERM during an outage)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 def _seconds(retry_after: object) -> float:
