@@ -14,6 +14,8 @@ from tests.support import SHARED
 TOKEN = "123456789:AAF-test-token-for-the-stand-in-only"
 API_SPEC = SHARED / "telegram-bot-api" / "api.json"
 WAIT = 15.0
+RUNNING: list[BotProcess] = []
+"""Every bot a test started; tests/conftest.py kills any still alive when the test ends."""
 
 
 def new_standin() -> BotApiStandIn:
@@ -57,6 +59,7 @@ class BotProcess:
                 stdout=log,
                 stderr=log,
             )
+        RUNNING.append(self)
         await self.standin.wait_for_call("setMyCommands", since=mark, timeout=WAIT)
         if wait_until_polling:
             await self.standin.wait_for(lambda: self.standin.polling, timeout=WAIT, what="the bot polling")
