@@ -801,7 +801,9 @@ async def main_async(args: argparse.Namespace) -> int:
         "notes": report.notes,
     }
     output = Path(args.output) if args.output else RESULTS
-    output.write_text(json.dumps(clean(results), indent=2, default=str) + "\n", encoding="utf-8")
+    partial = output.with_name(output.name + ".tmp")
+    partial.write_text(json.dumps(clean(results), indent=2, default=str) + "\n", encoding="utf-8")
+    partial.replace(output)
     print(f"\n{len(report.rows)} rows in {elapsed:.0f} s; written to {output}")
     return 0
 
@@ -833,7 +835,7 @@ def main() -> int:
         "--quick",
         action="store_true",
         default=bool(os.environ.get("BENCH_QUICK")),
-        help="smaller run (~3 min): 20k stored users, 300 users at once, shorter windows",
+        help="smaller run (3-5 min): 20k stored users, 300 users at once, shorter windows",
     )
     parser.add_argument("--users", type=int, help="simulated users at once in figure 1 (default 2000)")
     parser.add_argument("--stored", type=int, help="stored users seeded for figures 2-4 (default 100000)")

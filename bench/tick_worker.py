@@ -57,7 +57,7 @@ async def run(db: Path, profile: Path | None) -> dict[str, Any]:
         "ticks": len(busy),
         "seconds": elapsed,
         "claimed_per_s": total / elapsed if elapsed else None,
-        "seconds_per_tick_of_500": sum(busy) / len(busy) if busy else None,
+        "seconds_per_tick_call": sum(busy) / len(busy) if busy else None,
         "cpu_ms_per_reminder": cpu / total * 1000 if total else None,
         **threads,
         "peak_rss_mb": memory_mb()["VmHWM"],
