@@ -308,12 +308,12 @@ class ConversationEngine:
         if question is not None and len(text) <= LONG_TEXT:
             parsed = self._parse_text(question, text)
             if parsed is not None:
-                answered = self._apply(snapshot, question, parsed, typed_text=text)
+                answered = self._apply(snapshot, question, parsed)
 
         base = answered.snapshot if answered else snapshot
         new_flags = {key for key in affirmed if base.answers.get(key) is not True}
         if new_flags:
-            return self._red_flags_in_text(snapshot, base, new_flags, answered)
+            return self._red_flags_in_text(base, new_flags, answered)
         if affirmed and answered is None and triage(base.answers, self.content).at_least("URGENT"):
             # The same red flag again (after its result was shown): say it again, never "all done".
             return self._finish(base, new_check=base.check_id is None)
@@ -324,9 +324,7 @@ class ConversationEngine:
         hint = self.present.info("bot.too_long") if len(text) > LONG_TEXT else self.present.hint(question)
         return Outcome(snapshot, [hint, *self._current(snapshot)])
 
-    def _red_flags_in_text(
-        self, original: Snapshot, base: Snapshot, flags: set[str], answered: Outcome | None
-    ) -> Outcome:
+    def _red_flags_in_text(self, base: Snapshot, flags: set[str], answered: Outcome | None) -> Outcome:
         answers = dict(base.answers)
         answers.update({key: True for key in flags})
         after = triage(answers, self.content)
@@ -496,9 +494,7 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ applying an answer
 
-    def _apply(
-        self, snapshot: Snapshot, question: Question, value: Any, typed_text: str | None = None
-    ) -> Outcome:
+    def _apply(self, snapshot: Snapshot, question: Question, value: Any) -> Outcome:
         answers = dict(snapshot.answers)
         context = dict(snapshot.context)
         target = context if question.key in SETUP_KEY_SPECS else answers

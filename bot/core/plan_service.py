@@ -211,19 +211,14 @@ class PlanService:
         await plans.add_reminder(
             connection, user_id, "weekly_checkin", weekly.days, weekly.local_time, zone, first_weekly
         )
-        async with connection.execute(
-            "SELECT result FROM conversations WHERE user_id = ?", (user_id,)
-        ) as cursor:
-            row = await cursor.fetchone()
-        result = json.loads(row[0]) if row and row[0] else {}
         await plans.save_plan(
             connection,
             user_id,
-            routine=str(effect.get("routine") or result.get("routine") or "desk-sitter"),
+            routine=str(effect.get("routine") or latest.get("routine") or "desk-sitter"),
             baseline_pain=int(effect.get("baseline_pain") or 0),
             started_at=now,
             ball_allowed=bool(effect.get("ball_allowed")),
-            forbidden_tags=list(result.get("forbidden_tags", [])),
+            forbidden_tags=list(latest.get("forbidden_tags", [])),
         )
 
     # ------------------------------------------------------------ the scheduler

@@ -52,7 +52,7 @@ class Undeliverable(Exception):
     """Telegram refused this message for good (a 400); the next ones may still go."""
 
 
-def _seconds(retry_after: object) -> float:
+def retry_seconds(retry_after: object) -> float:
     total = getattr(retry_after, "total_seconds", None)
     return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
 
@@ -66,7 +66,7 @@ async def with_retries(
         try:
             return await call()
         except RetryAfter as error:
-            wait = _seconds(error.retry_after)
+            wait = retry_seconds(error.retry_after)
             log.warning(
                 "rate limited by telegram", extra={"call": what, "retry_after": wait, "attempt": attempt}
             )

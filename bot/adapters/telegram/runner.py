@@ -28,7 +28,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.adapters.telegram.delivery import Deliverer, with_retries
+from bot.adapters.telegram.delivery import Deliverer, retry_seconds, with_retries
 from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
 from bot.adapters.telegram.processor import PerChatUpdateProcessor
 from bot.core.app import Core
@@ -113,7 +113,7 @@ async def poll(application: Application, settings: TelegramSettings, stop: async
         try:
             updates = fetch.result()
         except RetryAfter as error:
-            await asyncio.sleep(_seconds(error.retry_after))
+            await asyncio.sleep(retry_seconds(error.retry_after))
             continue
         except Conflict:
             log.error("another process is polling with this token; retrying", extra={"backoff": backoff})
@@ -178,11 +178,6 @@ async def _pause(seconds: float, stop: asyncio.Event) -> None:
     """Back off, but wake at once on shutdown (SIGTERM during an outage)."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
-def _seconds(retry_after: object) -> float:
-    total = getattr(retry_after, "total_seconds", None)
-    return float(total()) if callable(total) else float(retry_after)  # type: ignore[arg-type]
 
 
 async def run_telegram(core: Core, database_path: Path, settings: TelegramSettings) -> int:
