@@ -75,7 +75,7 @@ def machine() -> dict[str, Any]:
         "aiohttp",
         "httpx",
         "pydantic",
-        "aiolimiter",
+        "sniffio",
     ):
         try:
             versions[name] = metadata.version(name)

@@ -7,7 +7,6 @@ polling loop that confirms a batch only after it is handled), so the difference
 in CPU per update between the two is psoasbot's own work: the core, SQLite, the
 inbox/outbox and the per-chat ordering.
 
-  BENCH_OVERALL_MAX_RATE=N   AIORateLimiter(overall_max_rate=N) (default: PTB's 30/s, like psoasbot)
   BENCH_PROFILE=path         write a cProfile of the whole run to path
 """
 
@@ -22,7 +21,6 @@ import sys
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -64,15 +62,12 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build() -> Application:  # type: ignore[type-arg]
-    rate = os.environ.get("BENCH_OVERALL_MAX_RATE")
-    limiter = AIORateLimiter(max_retries=0) if rate is None else AIORateLimiter(float(rate), max_retries=0)
     application = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_BASE_URL"])
         .updater(None)
         .concurrent_updates(256)
-        .rate_limiter(limiter)
         .connect_timeout(10)
         .read_timeout(15)
         .write_timeout(15)

@@ -14,15 +14,15 @@ from typing import Any
 # (label, substrings of the file name or function text), first match wins.
 _AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("idle: waiting in epoll (for I/O or the SQLite thread)", ("select.epoll", "selectors.py")),
-    ("import machinery (after start-up: httpcore's failed `import sniffio`)", ("importlib",)),
+    ("import machinery", ("importlib",)),
     ("psoasbot: bot/core", ("/bot/core/",)),
     ("psoasbot: bot/storage", ("/bot/storage/",)),
+    ("rate limiter (BroadcastLimiter)", ("/bot/adapters/telegram/limits.py",)),
     ("psoasbot: bot/adapters", ("/bot/adapters/",)),
     ("psoasbot: other", ("/bot/",)),
     ("python-telegram-bot", ("/telegram/",)),
     ("HTTP client (httpx, httpcore, anyio, h11)", ("/httpx/", "/httpcore/", "/anyio/", "/h11/")),
     ("aiosqlite (hand-off to its thread)", ("/aiosqlite/", "_queue.SimpleQueue", "queue.py")),
-    ("rate limiter (aiolimiter)", ("aiolimiter",)),
     ("transitions", ("/transitions/",)),
     ("json", ("/json/", "_json")),
     ("asyncio event loop", ("/asyncio/", "_contextvars")),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot import logs
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.core.app import SYMPTOM_CHECK_FLOW, Core, build_core
 from bot.core.content import ContentError
 from bot.storage.database import DatabaseError
@@ -46,7 +46,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings.from_environment()
+    try:
+        settings = Settings.from_environment()
+    except SettingsError as error:
+        print(f"psoasbot: {error}", file=sys.stderr)
+        return EXIT_USAGE
     logs.configure(
         "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
     )
@@ -137,6 +141,7 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         webhook_secret=settings.webhook_secret,
         tick_seconds=settings.tick_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
+        broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
     )
     return asyncio.run(run_telegram(core, database, telegram))

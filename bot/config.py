@@ -25,6 +25,23 @@ def _load_dotenv(path: Path) -> None:
         os.environ.setdefault(key.strip(), value.strip().strip("'\""))
 
 
+class SettingsError(ValueError):
+    """A setting has a value the bot cannot use; the message names the variable."""
+
+
+def _number(name: str, default: str, low: float, high: float) -> float:
+    """A numeric setting, checked against its sensible range, so a typo stops start-up
+    with one clear line instead of a traceback or a bot that silently misbehaves."""
+    raw = os.environ.get(name) or default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}, not {raw}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_path: Path
@@ -38,6 +55,7 @@ class Settings:
     poll_timeout: int = 30
     tick_seconds: float = 5.0
     outbox_lease_seconds: float = 30.0
+    broadcast_per_second: float = 30.0
     clock_file: str | None = None
 
     @classmethod
@@ -53,8 +71,10 @@ class Settings:
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
             telegram_base_url=env.get("TELEGRAM_BASE_URL") or None,
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
-            poll_timeout=int(env.get("PSOASBOT_POLL_TIMEOUT", "30")),
-            tick_seconds=float(env.get("PSOASBOT_TICK_SECONDS", "5")),
-            outbox_lease_seconds=float(env.get("PSOASBOT_OUTBOX_LEASE_SECONDS", "30")),
+            poll_timeout=int(_number("PSOASBOT_POLL_TIMEOUT", "30", 0, 50)),
+            tick_seconds=_number("PSOASBOT_TICK_SECONDS", "5", 0.05, 3600),
+            outbox_lease_seconds=_number("PSOASBOT_OUTBOX_LEASE_SECONDS", "30", 1, 3600),
+            # Telegram allows about 30 bulk messages per second, up to 1,000 with paid broadcasts.
+            broadcast_per_second=_number("PSOASBOT_BROADCAST_PER_SECOND", "30", 1, 1000),
             clock_file=env.get("PSOASBOT_CLOCK_FILE") or None,
         )

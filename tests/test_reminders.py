@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.app import build_core
-from bot.core.events import ChangeReminderTime, ChangeTimezone, Press, Start, Text
+from bot.core.events import ChangeReminderTime, ChangeTimezone, Press, ShowRoutine, Start, Text
 from bot.core.plan_service import PlanService
 from bot.core.service import ConversationService
 from bot.storage.database import Database
@@ -193,9 +193,52 @@ async def test_each_reminder_is_sent_exactly_once_at_its_time(world: World):
     assert await world.plan.tick() == []
     sent = await world.new_messages()
     assert len(sent) == 1
-    assert buttons(sent[0]) == ["✓ Done", "⏰ Snooze 30 min", "Skip today", "It hurt"]
+    assert buttons(sent[0]) == ["✓ Done", "⏰ Snooze 30 min", "Skip today", "It hurt", "📖 Show the steps"]
     assert "Time for your routine" in sent[0]["text"]
-    assert "hold 30 s" in sent[0]["text"]  # the steps and doses are in the reminder
+    assert "hold 30 s" in sent[0]["text"]  # the exercises and their doses are on the card
+    assert "Safety notes:" in sent[0]["text"]
+
+
+async def test_a_reminder_is_one_short_card_with_the_steps_one_tap_away(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()
+    card = (await world.new_messages())[-1]
+    full = await world.send(ShowRoutine())
+    routine_text = full[0]["text"]
+    assert len(card["text"]) < len(routine_text) / 2  # names and doses, not every step
+    assert "You should feel:" not in card["text"] and "You should feel:" in routine_text
+    session = card["buttons"][0][0][0].split(":")[1]
+    steps = await world.press_plan(f"r:{session}:v")
+    assert [m["text"] for m in steps] == [routine_text]  # the whole routine, as /routine shows it
+    assert await world.rows("SELECT outcome FROM sessions") == [("sent",)]  # still waiting for Done
+    await world.press_plan(f"r:{session}:d")
+    again = await world.press_plan(f"r:{session}:v")
+    assert [m["text"] for m in again] == [routine_text]  # looking the steps up later still works
+
+
+async def test_every_reminder_card_fits_in_one_telegram_message(world: World):
+    from bot.core.routines import personalise
+    from bot.core.triage import TriageResult
+
+    content = world.core.content
+    for routine in content.routines.values():
+        for forbidden in (frozenset(), frozenset({"abdominal_pressure"})):
+            result = TriageResult("SELF_CARE", (), (), forbidden_tags=forbidden)
+            card = world.plan.present.reminder_card(personalise(routine, result, content))
+            assert len(f"{card.title}\n\n{card.text}") <= 3500, routine.id  # room for markup and buttons
+
+
+async def test_old_reminder_cards_show_no_exercises_once_reminders_are_paused(world: World):
+    await world.check_and_set_reminders("UTC", "18:00")
+    world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    await world.plan.tick()
+    session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
+    shown = await world.send(Text("since this morning it's numb when I wipe"))
+    assert any("Get emergency help now" in str(m.get("title")) for m in shown)
+    refused = await world.press_plan(f"r:{session}:v")
+    assert len(refused) == 1 and "paused" in refused[0]["text"]
+    assert "hold" not in refused[0]["text"]
 
 
 async def test_daylight_saving_keeps_the_local_time(core, tmp_path: Path):

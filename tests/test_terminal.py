@@ -125,3 +125,19 @@ async def test_sigkill_mid_conversation_then_resume_where_the_user_was(tmp_path:
     assert answers["pain_now"] == "3"  # given after it
     assert checks == [("completed",)]
     assert os.path.exists(db)
+
+
+def test_a_mistyped_setting_stops_start_up_with_one_line_naming_it(tmp_path: Path):
+    for value, why in (("lots", "must be a number, not 'lots'"), ("5000", "must be between 1 and 1000, not 5000")):
+        done = subprocess.run(
+            chat_command(tmp_path / "c.db"),
+            input="/quit\n",
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            env={**os.environ, "PSOASBOT_BROADCAST_PER_SECOND": value},
+        )
+        assert done.returncode == 2
+        assert done.stderr.strip().splitlines() == [f"psoasbot: PSOASBOT_BROADCAST_PER_SECOND {why}"]
+        assert not (tmp_path / "c.db").exists()

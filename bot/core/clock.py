@@ -38,6 +38,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
 
+from bot.core import yamlfile
+
 WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 # Zone database entries that are not places anyone lives in.
@@ -489,7 +491,7 @@ def _read_ambiguous(raw: object, aliases: Mapping[str, str], problems: list[str]
 def load_zone_aliases(path: Path) -> ZoneAliases:
     """Read and check content/timezones.yaml; ZoneAliasError (a ValueError) lists every problem."""
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ZoneAliasError(path, [f"cannot read: {error}"]) from None
     if not isinstance(data, dict):

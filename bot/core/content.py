@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.core import yamlfile
 from bot.core.answers import KEY_SPECS, KeyKind, spec_for
 from bot.core.clock import ZoneAliases, load_zone_aliases
 from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
@@ -296,7 +297,7 @@ def read_yaml(path: Path, collector: _Collector) -> Any:
         return None
     try:
         with path.open(encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yamlfile.safe_load(handle)
     except yaml.YAMLError as error:
         collector.add(path, "", f"not valid YAML: {error}")
         return None

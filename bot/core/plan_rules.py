@@ -33,6 +33,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.core import yamlfile
+
 ACTIONS: tuple[str, ...] = ("red_flag", "ease", "refer_no_improvement", "progress", "continue")
 """Every plan action, most serious first."""
 REFER_ACTIONS = frozenset({"red_flag", "ease", "refer_no_improvement"})
@@ -258,7 +260,7 @@ def load_checkin_rules(path: Path) -> CheckinRules:
     name = str(path)
     try:
         with path.open(encoding="utf-8") as handle:
-            raw: Any = yaml.safe_load(handle)
+            raw: Any = yamlfile.safe_load(handle)
     except FileNotFoundError:
         raise CheckinRulesError([f"{name}: file is missing"]) from None
     except yaml.YAMLError as error:

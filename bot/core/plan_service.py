@@ -13,7 +13,7 @@ next start. After downtime, a reminder missed by less than two hours is sent
 once; older ones are recorded as missed and skipped to the next occurrence.
 
 Button data (all within Telegram's 64 bytes):
-  r:<session>:d|z|s|h          reminder: Done, Snooze 30 min, Skip today, It hurt
+  r:<session>:d|z|s|h|v        reminder: Done, Snooze 30 min, Skip today, It hurt, Show the steps
   h:<session>:a<i>|p<v>|sy|sn  it hurt: where, how much, settled yes/no
   c:<checkin>:n<v>|w<v>|sy|sn|fy|fn|t<i>|k   check-in: pain now, worst, settled, flags, toggle, done
   m:<reminder>:p|r|x           /reminders: pause, resume, delete (t, change time, goes to the conversation)
@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -44,7 +45,7 @@ from bot.core.plan_rules import (
 )
 from bot.core.presenter import Presenter
 from bot.core.replies import Button, Reply, ReplyKind, reply_to_dict
-from bot.core.routines import personalise
+from bot.core.routines import PersonalRoutine, personalise
 from bot.core.triage import TriageResult, triage
 from bot.storage import plan_repository as plans
 from bot.storage import repository
@@ -115,6 +116,7 @@ class PlanService:
         self.clock = clock or SystemClock()
         self.messages = content.messages
         self.present = Presenter(content)
+        self._cards: dict[tuple[str, bool, tuple[str, ...]] | None, Reply] = {}
 
     # ------------------------------------------------------------ effects of the set-up flow
 
@@ -224,21 +226,33 @@ class PlanService:
     # ------------------------------------------------------------ the scheduler
 
     async def tick(self, limit: int = 500) -> list[tuple[int, str]]:
-        """Claim what is due, put its messages in the outbox; returns (user id, chat id) to flush.
+        """Claim everything due, put its messages in the outbox; returns (user id, chat id) to flush."""
+        touched: dict[int, str] = {}
+        async for chunk in self.claim_due(limit):
+            touched.update(chunk)
+        return list(touched.items())
 
-        Claims in transactions of at most `limit` rows (so a large backlog never holds the
-        write lock for long) and keeps going until nothing more is due.
+    async def claim_due(self, limit: int = 500) -> AsyncGenerator[list[tuple[int, str]], None]:
+        """Claim what is due in transactions of at most `limit` rows, yielding each chunk's
+        (user id, chat id) pairs as soon as it is committed.
+
+        A caller can send one chunk while the next is claimed, so the first reminder of a
+        large backlog leaves at once instead of after the whole backlog is claimed, and a
+        large backlog never holds the write lock for long. Every due reminder that exists
+        when the call starts is claimed before the iterator ends.
         """
         now = self.clock.now()
-        touched: dict[int, str] = {}
         while True:
+            touched: dict[int, str] = {}
             async with self.database.write() as connection:
                 batch = await plans.due(connection, now, limit)
                 for item in batch:
                     if await self._fire(connection, item, now):
                         touched[item.reminder.user_id] = item.external_id
+            if touched:
+                yield list(touched.items())
             if len(batch) < limit:
-                return list(touched.items())
+                return
 
     async def _fire(self, connection: aiosqlite.Connection, item: plans.DueReminder, now: datetime) -> bool:
         reminder = item.reminder
@@ -274,7 +288,7 @@ class PlanService:
             )
             if session_id is None:
                 return False
-            batch.say(self._session_reply(session_id, plan), standalone=True)
+            batch.say(self._session_reply(session_id, plan), standalone=True, proactive=True)
         elif reminder.kind == "snooze":
             if reminder.ref_session is None:
                 return False
@@ -283,13 +297,13 @@ class PlanService:
                 return False
             await plans.update_session(connection, reminder.ref_session, outcome="sent")
             plan = await plans.plan(connection, reminder.user_id)
-            batch.say(self._session_reply(reminder.ref_session, plan), standalone=True)
+            batch.say(self._session_reply(reminder.ref_session, plan), standalone=True, proactive=True)
         else:
             kind = "weekly" if reminder.kind == "weekly_checkin" else "day_after"
             checkin_id = await plans.add_checkin(connection, reminder.user_id, reminder.id, kind, occurrence)
             if checkin_id is None:
                 return False
-            batch.say(self._checkin_question(checkin_id, "n"), standalone=True)
+            batch.say(self._checkin_question(checkin_id, "n"), standalone=True, proactive=True)
         await self._write(connection, reminder.user_id, batch)
         return True
 
@@ -329,6 +343,9 @@ class PlanService:
         found = await plans.session(connection, user_id, session_id)
         if found is None:
             return PlanHandled(user_id, rejected="unknown session")
+        if action == "v":
+            await self._show_steps(connection, user_id, batch)
+            return PlanHandled(user_id)
         if found["outcome"] != "sent":
             batch.say(self.present.info("plan.already_noted"))
             return PlanHandled(user_id)
@@ -356,6 +373,20 @@ class PlanService:
         else:
             return PlanHandled(user_id, rejected="unknown session action")
         return PlanHandled(user_id)
+
+    async def _show_steps(self, connection: aiosqlite.Connection, user_id: int, batch: _Batch) -> None:
+        """The whole routine, step by step, beside the reminder card (which stays as it is).
+
+        Works on a reminder already answered too (people look the steps up again), but
+        never while the user's exercise reminders are paused: an urgent result or a red
+        flag at a check-in pauses them, and an old card must not bring exercises back.
+        """
+        sessions = await plans.reminders_of(connection, user_id, ("session",))
+        if not any(item.status == "active" for item in sessions):
+            batch.say(self.present.info("plan.steps_unavailable"), standalone=True)
+            return
+        plan = await plans.plan(connection, user_id)
+        batch.say(self.present.routine(self._personal_routine(plan)), standalone=True)
 
     async def _hurt_button(
         self,
@@ -641,8 +672,8 @@ class PlanService:
 
     # ------------------------------------------------------------ replies
 
-    def _session_reply(self, session_id: int, plan: dict[str, Any] | None) -> Reply:
-        m = self.messages
+    def _personal_routine(self, plan: dict[str, Any] | None) -> PersonalRoutine:
+        """The plan's routine with what the user's answers rule out left out."""
         routine_id = plan["routine"] if plan else "desk-sitter"
         result = TriageResult(
             urgency="SELF_CARE" if plan is None or plan["ball_allowed"] else "ROUTINE",
@@ -650,8 +681,24 @@ class PlanService:
             contraindications=(),
             forbidden_tags=frozenset(plan["forbidden_tags"] if plan else ()),
         )
-        routine = personalise(self.content.routines[routine_id], result, self.content)
-        shown = self.present.routine(routine, intro=m.text("plan.reminder_intro"))
+        return personalise(self.content.routines[routine_id], result, self.content)
+
+    def _reminder_card(self, plan: dict[str, Any] | None) -> Reply:
+        """Rendered once per kind of plan, not once per reminder: a minute with a thousand
+        reminders due renders a handful of cards."""
+        key = (
+            (plan["routine"], plan["ball_allowed"], tuple(sorted(plan["forbidden_tags"]))) if plan else None
+        )
+        card = self._cards.get(key)
+        if card is None:
+            if len(self._cards) >= 256:
+                self._cards.clear()
+            card = self._cards[key] = self.present.reminder_card(self._personal_routine(plan))
+        return card
+
+    def _session_reply(self, session_id: int, plan: dict[str, Any] | None) -> Reply:
+        m = self.messages
+        shown = self._reminder_card(plan)
         buttons = (
             (
                 Button(f"r:{session_id}:d", m.text("plan.button.done")),
@@ -661,6 +708,7 @@ class PlanService:
                 Button(f"r:{session_id}:s", m.text("plan.button.skip")),
                 Button(f"r:{session_id}:h", m.text("plan.button.hurt")),
             ),
+            (Button(f"r:{session_id}:v", m.text("plan.button.steps")),),
         )
         return Reply(ReplyKind.QUESTION, shown.text, title=shown.title, buttons=buttons)
 

@@ -216,6 +216,33 @@ class Presenter:
             text="\n\n".join(parts),
         )
 
+    def reminder_card(self, routine: PersonalRoutine) -> Reply:
+        """The short form a reminder carries: what to do and how much, plus the safety notes.
+
+        The full routine (every step of every exercise) runs past Telegram's 4,096
+        characters, which would make each reminder two messages and break the
+        one-message-per-second-per-chat pacing; the steps are one tap away instead.
+        The safety notes stay on the card because they must never be a tap away.
+        """
+        m = self.messages
+        rid = routine.id
+        lines = [
+            f"{number}. {m.text(f'exercise.{exercise.id}.name')} — {self.dose(exercise)}"
+            for number, exercise in enumerate(routine.exercises, start=1)
+        ]
+        safety = "\n".join(f"• {line}" for line in m.lines(f"routine.{rid}.safety"))
+        parts = [
+            m.text("plan.reminder_intro", minutes=routine.routine.minutes),
+            "\n".join(lines),
+            f"{m.text('routine_view.safety_heading')}\n{safety}",
+            m.text("plan.reminder_steps_hint"),
+        ]
+        return Reply(
+            kind=ReplyKind.ROUTINE,
+            title=m.text("routine_view.heading", name=m.text(f"routine.{rid}.name")),
+            text="\n\n".join(parts),
+        )
+
     def exercise(self, exercise: Exercise, number: int) -> str:
         m = self.messages
         steps = "\n".join(

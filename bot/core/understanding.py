@@ -49,6 +49,7 @@ from typing import Any, Final
 
 import yaml
 
+from bot.core import yamlfile
 from bot.core.answers import AREAS, BOOLEAN_KEYS, SEXES
 
 MAX_CHARS: Final[int] = 6000
@@ -354,14 +355,20 @@ class _Builder:
             raise self.fail(keypath, f"invalid regex: {error}") from None
 
     def one_of(self, patterns: Sequence[str], keypath: str) -> re.Pattern[str]:
-        """Compile each pattern (to name a bad one) and join them in one alternation."""
-        sources = []
-        for index, pattern in enumerate(patterns):
-            self.compile(pattern, f"{keypath}[{index}]")
-            sources.append("(?:" + self.expand(pattern, f"{keypath}[{index}]") + ")")
+        """Join the patterns in one alternation and compile that.
+
+        Only when it does not compile is each pattern compiled on its own, to name
+        the bad one; compiling every pattern twice on the good path cost a quarter
+        of start-up.
+        """
+        sources = [
+            "(?:" + self.expand(pattern, f"{keypath}[{index}]") + ")" for index, pattern in enumerate(patterns)
+        ]
         try:
             return re.compile("|".join(sources))
         except re.error as error:
+            for index, pattern in enumerate(patterns):
+                self.compile(pattern, f"{keypath}[{index}]")
             raise self.fail(keypath, f"invalid regex: {error}") from None
 
     def regexes(
@@ -524,7 +531,7 @@ def load_lexicon(path: Path) -> Lexicon:
     except OSError as error:
         raise LexiconError(f"{path}: cannot be read: {error}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yamlfile.safe_load(text)
     except yaml.YAMLError as error:
         raise LexiconError(f"{path}: invalid YAML: {error}") from None
     if not isinstance(data, Mapping):

@@ -27,10 +27,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ExtBot
 
+from bot.adapters.telegram.limits import BROADCAST
 from bot.adapters.telegram.render import html_text, keyboard, split_message
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
 from bot.storage import repository
@@ -99,13 +101,15 @@ class Screen:
     outbox_id: int | None = None
     parts_sent: int = 0
     """Parts of a long reply already sent (after a crash mid-reply, only the rest goes)."""
+    proactive: bool = False
+    """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
 
 
 class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
     def __init__(
-        self, bot: Bot, database: Database, channel: str = "telegram", lease_seconds: float = 60.0
+        self, bot: ExtBot[Any], database: Database, channel: str = "telegram", lease_seconds: float = 60.0
     ) -> None:
         self.bot = bot
         self.database = database
@@ -159,6 +163,7 @@ class Deliverer:
         pressed = context.get("pressed_message_id")
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
+        screen.proactive = bool(context.get("proactive"))
         try:
             if target is not None:
                 # A reminder or check-in answered in place: edit that message, not the question.
@@ -222,13 +227,14 @@ class Deliverer:
         parts = split_message(html_text(reply))
         markup: InlineKeyboardMarkup | None = keyboard(reply)
         last: Message | None = None
+        pacing = BROADCAST if screen.proactive else None
         for index, part in enumerate(parts):
             if index < screen.parts_sent:
                 continue
             buttons = markup if index == len(parts) - 1 else None
             last = await with_retries(
                 lambda part=part, buttons=buttons: self.bot.send_message(  # type: ignore[misc]
-                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=buttons
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=buttons, rate_limit_args=pacing
                 ),
                 "sendMessage",
             )

@@ -26,10 +26,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder
 
 from bot.adapters.telegram.delivery import Deliverer, retry_seconds, with_retries
 from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
+from bot.adapters.telegram.limits import BroadcastLimiter
 from bot.adapters.telegram.processor import PerChatUpdateProcessor
 from bot.core.app import Core
 from bot.core.plan_service import FileClock, PlanService, SystemClock
@@ -40,7 +41,7 @@ from bot.storage.database import Database
 log = logging.getLogger("psoasbot.telegram.runner")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 SCHEDULER_CONCURRENCY = 64
-"""Users whose reminders are sent at once; AIORateLimiter still caps the overall rate."""
+"""Users whose reminders are sent at once; BroadcastLimiter still caps the overall rate."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TelegramSettings:
     poll_timeout: int = 30
     tick_seconds: float = 5.0
     outbox_lease_seconds: float = 30.0
+    broadcast_per_second: float = 30.0
     clock_file: str | None = None
     webhook_url: str | None = None
     listen: str = "127.0.0.1"
@@ -70,7 +72,8 @@ def build_application(settings: TelegramSettings) -> Application:  # type: ignor
         .token(settings.token)
         .updater(None)
         .concurrent_updates(PerChatUpdateProcessor(256))
-        .rate_limiter(AIORateLimiter(max_retries=0))  # our own retry policy lives in delivery.py
+        # Paces reminders and check-ins only; our own retry policy lives in delivery.py.
+        .rate_limiter(BroadcastLimiter(settings.broadcast_per_second))
         .connect_timeout(10)
         .read_timeout(15)
         .write_timeout(15)
@@ -211,7 +214,11 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
                 "bot started",
                 extra={"mode": "webhook" if settings.webhook_url else "polling", "resent_users": resent},
             )
-            scheduler = asyncio.ensure_future(run_scheduler(plan, deliverer, settings.tick_seconds, stop))
+            scheduler = asyncio.ensure_future(
+                run_scheduler(
+                    plan, deliverer, settings.tick_seconds, stop, chunk=int(settings.broadcast_per_second)
+                )
+            )
             try:
                 if settings.webhook_url:
                     await serve_webhook(application, settings, stop)
@@ -230,12 +237,22 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
 
 
 async def run_scheduler(
-    plan: PlanService, deliverer: Deliverer, tick_seconds: float, stop: asyncio.Event
+    plan: PlanService,
+    deliverer: Deliverer,
+    tick_seconds: float,
+    stop: asyncio.Event,
+    chunk: int = 30,
 ) -> None:
     """Every tick: claim due reminders into the outbox, send them, and sweep any
     outbox rows left behind (by a crash, or by another process whose lease ran out).
-    Sending goes through the same Deliverer as replies, under AIORateLimiter's
-    overall limit; one chat never gets more than one reminder at a time."""
+
+    Claiming and sending overlap: a chunk of `chunk` reminders (about one second's
+    worth at the broadcast rate) is claimed, its sends start, and the next chunk is
+    claimed only while at most one more chunk is still being sent. So the first
+    reminder of a large backlog leaves at once, memory stays bounded, and a SIGTERM
+    waits for at most about two seconds of sends. Sends go through the same Deliverer
+    as replies, paced by BroadcastLimiter; one chat never gets two reminders at once.
+    """
     sending = asyncio.Semaphore(SCHEDULER_CONCURRENCY)
 
     async def send(user_id: int, chat_id: str) -> None:
@@ -243,11 +260,20 @@ async def run_scheduler(
             await deliverer.flush(user_id, int(chat_id))
 
     while not stop.is_set():
+        pending: set[asyncio.Future[None]] = set()
         try:
-            await asyncio.gather(*(send(user_id, chat_id) for user_id, chat_id in await plan.tick()))
+            async with contextlib.aclosing(plan.claim_due(chunk)) as claims:
+                async for touched in claims:
+                    pending.update(asyncio.ensure_future(send(user, chat)) for user, chat in touched)
+                    while len(pending) > chunk:
+                        _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    if stop.is_set():
+                        break  # what is claimed is in the outbox: the next start sends it
+            await asyncio.gather(*pending)
             await deliverer.flush_all()
         except Exception:
             log.exception("scheduler tick failed; trying again next tick")
+            await asyncio.gather(*pending, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
 
