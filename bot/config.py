@@ -73,7 +73,7 @@ class Settings:
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             poll_timeout=int(_number("PSOASBOT_POLL_TIMEOUT", "30", 0, 50)),
             tick_seconds=_number("PSOASBOT_TICK_SECONDS", "5", 0.05, 3600),
-            outbox_lease_seconds=_number("PSOASBOT_OUTBOX_LEASE_SECONDS", "30", 1, 3600),
+            outbox_lease_seconds=_number("PSOASBOT_OUTBOX_LEASE_SECONDS", "30", 0, 3600),
             # Telegram allows about 30 bulk messages per second, up to 1,000 with paid broadcasts.
             broadcast_per_second=_number("PSOASBOT_BROADCAST_PER_SECOND", "30", 1, 1000),
             clock_file=env.get("PSOASBOT_CLOCK_FILE") or None,

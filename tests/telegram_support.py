@@ -99,13 +99,16 @@ class TelegramUser:
         return await self.standin.wait_for_message(self.chat_id, expect, timeout=WAIT, since=mark)
 
     async def tap(self, label: str, expect: str) -> SentMessage:
-        """Tap a button on the live question, once it is on screen (long replies arrive in parts)."""
+        """Tap a button on the newest message that shows it, once it is on screen (long replies
+        arrive in parts, and a reminder card may have arrived below the question since)."""
 
         def live_with_label() -> SentMessage | None:
-            with_buttons = [m for m in self.standin.messages(self.chat_id) if m.buttons]
-            if with_buttons and any(label in text for text in with_buttons[-1].button_texts):
-                return with_buttons[-1]
-            return None
+            with_label = [
+                m
+                for m in self.standin.messages(self.chat_id)
+                if m.buttons and any(label in text for text in m.button_texts)
+            ]
+            return with_label[-1] if with_label else None
 
         live = await self.standin.wait_for(live_with_label, timeout=WAIT, what=f"a button {label!r}")
         mark = self.standin.mark()

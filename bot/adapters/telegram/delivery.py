@@ -118,14 +118,21 @@ class Deliverer:
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
-    async def flush(self, user_id: int, chat_id: int) -> None:
-        """Send every unsent reply of one user, oldest first."""
+    async def flush(self, user_id: int, chat_id: int, *, strict: bool = False) -> None:
+        """Send every unsent reply of one user, oldest first.
+
+        A storage error is logged and the replies stay in the outbox for the next sweep;
+        with `strict` it is raised instead (at start-up, where a database that cannot
+        even lease what is owed should stop the bot with one clear line).
+        """
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         self._waiting[user_id] = self._waiting.get(user_id, 0) + 1
         try:
             async with lock:
                 await self._flush_locked(user_id, chat_id)
         except (sqlite3.Error, DatabaseError) as error:
+            if strict:
+                raise
             # The replies stay in the outbox (leased, then free again): the next sweep sends them.
             log.error("could not read or mark the outbox", extra={"user": user_id, "error": str(error)})
         finally:
@@ -151,12 +158,12 @@ class Deliverer:
                 await repository.set_active(connection, user_id, False)
                 await repository.drop_unsent(connection, user_id)
 
-    async def flush_all(self) -> int:
-        """After a restart: send what was committed but never sent."""
+    async def flush_all(self, *, strict: bool = False) -> int:
+        """After a restart: send what was committed but never sent (`strict`: see `flush`)."""
         async with self.database.read() as connection:
             users = await repository.users_with_unsent(connection, self.channel)
         for user_id, external_id in users:
-            await self.flush(user_id, int(external_id))
+            await self.flush(user_id, int(external_id), strict=strict)
         return len(users)
 
     async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:

@@ -208,7 +208,9 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
             return 1
         try:
             await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
-            resent = await deliverer.flush_all()
+            # Strict: a database that cannot even lease the replies still owed (a full disk) stops
+            # the bot here with one line and exit status 1, rather than running half-able.
+            resent = await deliverer.flush_all(strict=True)
             await application.start()
             log.info(
                 "bot started",
