@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import gc
 import json
+import math
 import os
 import random
 import sqlite3
@@ -28,21 +29,72 @@ from bench.common import ROOT, cpu_seconds, main_thread_share, memory_mb, pin_to
 
 MACHINES_BUILT = 0
 STATEMENTS = 0
+HOPS = 0
 
 
-def count_statements() -> None:
-    """Count SQL statements sent to aiosqlite's thread (each one is a round trip to it)."""
+def count_hops() -> None:
+    """Count hand-offs to aiosqlite's thread (every execute, fetch and `on_worker` call is one).
+
+    `Connection._execute` is aiosqlite's private queueing method, the one place every
+    hand-off goes through (bot/storage/database.py's `on_worker` uses it too, and
+    tests/test_storage_speed_path.py checks it still exists).
+    """
     import aiosqlite
 
-    for name in ("execute", "executemany"):
-        original = getattr(aiosqlite.Connection, name)
+    original = aiosqlite.Connection._execute
 
-        def counting(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            global STATEMENTS
-            STATEMENTS += 1
-            return _original(self, *args, **kwargs)
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        global HOPS
+        HOPS += 1
+        return original(self, *args, **kwargs)
 
-        setattr(aiosqlite.Connection, name, counting)
+    aiosqlite.Connection._execute = counting  # type: ignore[method-assign]
+
+
+def _count_statement(_sql: str) -> None:
+    global STATEMENTS
+    STATEMENTS += 1
+
+
+async def trace_statements(database: Any, on: bool) -> None:
+    """Count (or stop counting) the SQL statements SQLite itself runs on the database's connection.
+
+    A trace callback on the sqlite3 connection sees every statement however it is
+    sent (one `execute` each, a step's batch in one hand-off, each row of an
+    executemany), so the figure stays true whatever the code's shape. It costs
+    about a fifth of a step (sqlite3 expands every statement's parameters into
+    text for it), so statements are counted in a run of their own, not the timed one.
+    """
+    from bot.storage.database import on_worker
+
+    callback = _count_statement if on else None
+    await on_worker(database.connection, lambda raw: raw.set_trace_callback(callback))
+
+
+async def start_profiling(database: Any) -> tuple[Any, Any]:
+    """cProfile the main thread and the database thread, where a step's work now runs."""
+    import cProfile
+
+    from bot.storage.database import on_worker
+
+    main, worker = cProfile.Profile(), cProfile.Profile()
+    await on_worker(database.connection, lambda _raw: worker.enable())
+    main.enable()
+    return main, worker
+
+
+async def stop_profiling(database: Any, profilers: tuple[Any, Any], path: Path) -> None:
+    """Both threads' profiles in one file (the main thread's idle time shows as epoll)."""
+    import pstats
+
+    from bot.storage.database import on_worker
+
+    main, worker = profilers
+    main.disable()
+    await on_worker(database.connection, lambda _raw: worker.disable())
+    stats = pstats.Stats(main)
+    stats.add(worker)
+    stats.dump_stats(path)
 
 
 def count_machines() -> None:
@@ -83,12 +135,14 @@ async def run(
 
         where: dict[str, tuple[int, Any]] = {}
 
-        async def walk(external_id: str, until: float) -> None:
-            """Carry on with this user's check where the last phase left it."""
+        async def walk(external_id: str, until: float, most: int | None = None) -> None:
+            """Carry on with this user's check where the last phase left it (for at most `most` steps)."""
             nonlocal counter, steps
             # A user's first input is /check, so a check left half done by an earlier run starts afresh.
             position, replies = where.get(external_id, (-1, None))
-            while time.monotonic() < until:
+            taken = 0
+            while time.monotonic() < until and (most is None or taken < most):
+                taken += 1
                 step = PSOASBOT_SCRIPT[max(position, 0)]
                 try:
                     if position < 0:
@@ -118,22 +172,24 @@ async def run(
         gc.collect()
         rss_before = memory_mb()["VmRSS"]
         steps = 0
-        statements0 = STATEMENTS
+        hops0 = HOPS
         threads0 = thread_cpu_seconds()
-        profiler = None
-        if profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
+        profilers = await start_profiling(database) if profile else None
         cpu0, t0 = cpu_seconds(), time.monotonic()
         await asyncio.gather(*(walk(i, t0 + seconds) for i in ids))
         elapsed, cpu = time.monotonic() - t0, cpu_seconds() - cpu0
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(profile)
+        if profile and profilers is not None:
+            await stop_profiling(database, profilers, profile)
         threads = main_thread_share(threads0, thread_cpu_seconds(), os.getpid())
-        statements = STATEMENTS - statements0
+        hops, timed_steps = HOPS - hops0, steps
+        # Statements are counted in a run of their own (the trace slows steps down): one
+        # whole check per user, so every step of the script counts once.
+        steps = 0
+        await trace_statements(database, on=True)
+        await asyncio.gather(*(walk(i, math.inf, len(PSOASBOT_SCRIPT)) for i in ids))
+        await trace_statements(database, on=False)
+        statements_per_step = STATEMENTS / steps if steps else None
+        steps = timed_steps
         gc.collect()
         memory = memory_mb()
     return {
@@ -145,7 +201,8 @@ async def run(
         "steps_per_s": steps / elapsed,
         "cpu_utilisation": cpu / elapsed,
         "cpu_ms_per_step": cpu / steps * 1000 if steps else None,
-        "sql_statements_per_step": statements / steps if steps else None,
+        "sql_statements_per_step": statements_per_step,
+        "thread_hops_per_step": hops / steps if steps else None,
         **threads,
         "machines_built_at_start_up": machines_at_start - machines_before_build,
         "machines_built_while_stepping": MACHINES_BUILT - machines_at_start,
@@ -166,7 +223,7 @@ def main() -> None:
     args = parser.parse_args()
     cpu = pin_to_one_core()
     count_machines()
-    count_statements()
+    count_hops()
     result = asyncio.run(run(args.db, args.seconds, args.users, args.mode, args.seed_base, args.profile))
     result["pinned_cpu"] = cpu
     print(json.dumps(result))

@@ -37,22 +37,23 @@ _AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
 NOTABLE: tuple[tuple[str, str, str], ...] = (
     ("psoasbot ConversationService.handle", "bot/core/service.py", "handle"),
     ("psoasbot engine step", "bot/core/engine.py", "step"),
-    ("psoasbot load_snapshot", "bot/storage/repository.py", "load_snapshot"),
-    ("psoasbot save_snapshot", "bot/storage/repository.py", "save_snapshot"),
+    ("psoasbot ConversationService._apply (the step on the SQLite thread)", "bot/core/service.py", "_apply"),
+    ("psoasbot user_and_snapshot_sync", "bot/storage/repository.py", "user_and_snapshot_sync"),
+    ("psoasbot save_snapshot_sync", "bot/storage/repository.py", "save_snapshot_sync"),
     ("psoasbot triage", "bot/core/triage.py", "triage"),
     ("psoasbot Deliverer.flush", "bot/adapters/telegram/delivery.py", "flush"),
     ("psoasbot PlanService.tick", "bot/core/plan_service.py", "tick"),
     ("psoasbot PlanService._fire", "bot/core/plan_service.py", "_fire"),
     ("psoasbot PlanService._session_reply", "bot/core/plan_service.py", "_session_reply"),
     ("psoasbot next_occurrence", "bot/core/clock.py", "next_occurrence"),
-    ("psoasbot add_to_outbox", "bot/storage/repository.py", "add_to_outbox"),
+    ("psoasbot add_to_outbox_sync", "bot/storage/repository.py", "add_to_outbox_sync"),
     ("aiosqlite execute (hand-off)", "aiosqlite/core.py", "execute"),
+    ("aiosqlite _execute (every hand-off, on_worker included)", "aiosqlite/core.py", "_execute"),
     ("PTB Bot._post (all Bot API calls)", "telegram/_bot.py", "_post"),
     ("PTB Update.de_json", "telegram/_update.py", "de_json"),
     ("httpcore pool: assign requests to connections", "httpcore/_async/connection_pool.py",
      "_assign_requests_to_connections"),
-    ("httpcore current_async_library (failed `import sniffio`)", "httpcore/_synchronization.py",
-     "current_async_library"),
+    ("httpcore current_async_library", "httpcore/_synchronization.py", "current_async_library"),
 )  # fmt: skip
 
 

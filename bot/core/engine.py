@@ -49,7 +49,7 @@ from bot.core.flow import Flow
 from bot.core.presenter import Presenter
 from bot.core.replies import Reply, ReplyKind
 from bot.core.routines import match_routine, personalise
-from bot.core.triage import TriageResult, triage
+from bot.core.triage import TriageResult, is_emergency, triage
 
 MAX_TEXT_SCANNED = 6000
 LONG_TEXT = 1000
@@ -531,11 +531,7 @@ class ConversationEngine:
         model = FlowModel(snapshot.state, answers, last_answer, self.content, context)
         flow.fire("answer", model)
         in_check = flow is self.flow
-        if (
-            in_check
-            and model.state != self.result_state
-            and triage(answers, self.content).urgency == "EMERGENCY"
-        ):
+        if in_check and model.state != self.result_state and is_emergency(answers, self.content):
             flow.fire("escalate", model)
         advanced = replace(
             snapshot,

@@ -10,17 +10,19 @@ a time (the database's writer lock), so two inputs never interleave.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
-from bot.core.engine import ConversationEngine
+from bot.core.engine import ConversationEngine, Outcome, Snapshot
 from bot.core.events import Event
 from bot.core.replies import Reply, reply_to_dict
 from bot.storage import repository
-from bot.storage.database import Database
+from bot.storage.database import Database, Unfinished, on_worker
 
 log = logging.getLogger("psoasbot.conversation")
 
@@ -37,6 +39,23 @@ class Handled:
 
 
 EffectsHandler = Callable[[aiosqlite.Connection, int, tuple[dict[str, Any], ...]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Input:
+    channel: str
+    external_id: str
+    event: Event
+    inbox_key: str | None
+    outbox_context: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _Applied:
+    """What a step did, handed back from the database thread."""
+
+    handled: Handled
+    state_before: str | None = None
 
 
 class ConversationService:
@@ -63,41 +82,85 @@ class ConversationService:
         `outbox_context`, the replies are also written to the outbox in the same
         transaction, so a front that crashes before sending them can send them
         after a restart.
+
+        Load, engine step and save run as one plain function on the database's
+        thread (`Database.write_sync`): one hand-off per step instead of one per
+        statement. The engine is pure, so it runs there as well as anywhere.
         """
-        async with self.database.write() as connection:
-            user_id = await repository.user_id_for(connection, channel, external_id)
-            if inbox_key is not None and not await repository.claim_inbox(connection, inbox_key, user_id):
-                return Handled([], None, user_id, duplicate=True)
-            before = await repository.load_snapshot(connection, user_id)
-            outcome = self.engine.step(before, event)
-            after = outcome.snapshot
-            if outcome.cancelled and before.check_id is not None:
-                await repository.close_check(connection, before.check_id, "cancelled")
-            if outcome.new_check:
-                if before.check_id is not None:
-                    await repository.close_check(connection, before.check_id, "cancelled")
-                check_id = await repository.open_check(connection, user_id, self.engine.flow.name)
-                after = replace(after, check_id=check_id)
-            if outcome.assessment is not None:
-                await repository.save_assessment(
-                    connection, user_id, after.check_id, outcome.assessment, outcome.routine_id
-                )
-                if after.check_id is not None:
-                    await repository.close_check(connection, after.check_id, "completed")
-            await repository.save_snapshot(connection, user_id, before, after)
-            if outcome.effects and self.effects is not None:
-                await self.effects(connection, user_id, outcome.effects)
-            outbox_ids: list[int] = []
-            if outbox_context is not None and outcome.replies:
-                outbox_ids = await repository.add_to_outbox(
-                    connection, user_id, [reply_to_dict(reply) for reply in outcome.replies], outbox_context
-                )
-        if outcome.rejected:
+        request = _Input(channel, external_id, event, inbox_key, outbox_context)
+        applied = await self.database.write_sync(partial(self._apply, request))
+        handled = applied.handled
+        if handled.rejected:
             log.warning(
                 "input rejected",
-                extra={"channel": channel, "user": user_id, "why": outcome.rejected, "state": before.state},
+                extra={
+                    "channel": channel,
+                    "user": handled.user_id,
+                    "why": handled.rejected,
+                    "state": applied.state_before,
+                },
             )
-        return Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
+        return handled
+
+    def _apply(self, request: _Input, raw: sqlite3.Connection) -> _Applied | Unfinished[_Applied]:
+        """The step itself, on the database thread inside the transaction."""
+        stamp = repository.now()
+        user_id, before = repository.user_and_snapshot_sync(
+            raw, request.channel, request.external_id, stamp=stamp
+        )
+        if request.inbox_key is not None and not repository.claim_inbox_sync(
+            raw, request.inbox_key, user_id, stamp=stamp
+        ):
+            return _Applied(Handled([], None, user_id, duplicate=True))
+        outcome = self.engine.step(before, request.event)
+        after = self._record_check(raw, user_id, before, outcome, stamp)
+        repository.save_snapshot_sync(raw, user_id, before, after, stamp=stamp)
+        done = partial(_applied, user_id, before, after, outcome)
+        if outcome.effects and self.effects is not None:
+            # The effects handler is async (it takes an aiosqlite connection): finish on the loop.
+            return Unfinished(partial(self._finish_with_effects, request, user_id, outcome, stamp, done))
+        return done(_queue_replies(raw, user_id, outcome.replies, request.outbox_context, stamp))
+
+    def _record_check(
+        self, raw: sqlite3.Connection, user_id: int, before: Snapshot, outcome: Outcome, stamp: str
+    ) -> Snapshot:
+        """Open, cancel and complete check records as the step asks; the snapshot to save."""
+        after = outcome.snapshot
+        if outcome.cancelled and before.check_id is not None:
+            repository.close_check_sync(raw, before.check_id, "cancelled", stamp=stamp)
+        if outcome.new_check:
+            if before.check_id is not None:
+                repository.close_check_sync(raw, before.check_id, "cancelled", stamp=stamp)
+            check_id = repository.open_check_sync(raw, user_id, self.engine.flow.name, stamp=stamp)
+            after = replace(after, check_id=check_id)
+        if outcome.assessment is not None:
+            repository.save_assessment_sync(
+                raw, user_id, after.check_id, outcome.assessment, outcome.routine_id, stamp=stamp
+            )
+            if after.check_id is not None:
+                repository.close_check_sync(raw, after.check_id, "completed", stamp=stamp)
+        return after
+
+    async def _finish_with_effects(
+        self,
+        request: _Input,
+        user_id: int,
+        outcome: Outcome,
+        stamp: str,
+        done: Callable[[list[int]], _Applied],
+        connection: aiosqlite.Connection,
+    ) -> _Applied:
+        """The rest of a step with effects, still in its transaction: effects, then the outbox."""
+        assert self.effects is not None
+        await self.effects(connection, user_id, outcome.effects)
+        queue = partial(
+            _queue_replies,
+            user_id=user_id,
+            replies=outcome.replies,
+            context=request.outbox_context,
+            stamp=stamp,
+        )
+        return done(await on_worker(connection, queue))
 
     async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """Everything stored about a user, or None when nothing is."""
@@ -123,3 +186,20 @@ class ConversationService:
             if not active:
                 await repository.drop_unsent(connection, user_id)
         log.info("user reachability changed", extra={"channel": channel, "user": user_id, "active": active})
+
+
+def _queue_replies(
+    raw: sqlite3.Connection, user_id: int, replies: list[Reply], context: dict[str, Any] | None, stamp: str
+) -> list[int]:
+    """Put the replies in the outbox when the front asked for it; their outbox ids."""
+    if context is None or not replies:
+        return []
+    payloads = [reply_to_dict(reply) for reply in replies]
+    return repository.add_to_outbox_sync(raw, user_id, payloads, context, stamp=stamp)
+
+
+def _applied(
+    user_id: int, before: Snapshot, after: Snapshot, outcome: Outcome, outbox_ids: list[int]
+) -> _Applied:
+    handled = Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
+    return _Applied(handled, before.state)

@@ -67,6 +67,19 @@ def merge_text_findings(answers: Mapping[str, Any], content: Content) -> Answers
     return merged
 
 
+def is_emergency(answers: Mapping[str, Any], content: Content) -> bool:
+    """Exactly `triage(answers, content).urgency == "EMERGENCY"`, for less.
+
+    Triage's urgency is that of the most urgent matching rule and EMERGENCY is the
+    top one, so only the emergency rules need checking. The engine asks this after
+    every answer (to stop the questions at once), where a full triage was a fifth
+    of a step; tests/test_storage_speed_path.py checks the two agree on thousands of
+    random answer sets. Kept beside `triage` so the two change together.
+    """
+    effective = merge_text_findings(answers, content)
+    return any(rule.applies(effective) for rule in content.red_flags if rule.urgency == "EMERGENCY")
+
+
 def triage(answers: Mapping[str, Any], content: Content) -> TriageResult:
     """Apply every red-flag and contraindication rule to the answers."""
     effective = merge_text_findings(answers, content)

@@ -14,6 +14,9 @@ Why it is shaped like this (see DESIGN.md):
 - A write that fails (a full disk, an I/O error) leaves the connection with no
   open transaction, so the next input can be stored once the cause is gone;
   a file that cannot be opened is reported in one line that says why.
+- A conversation step is one hand-off to aiosqlite's thread, not one per
+  statement (`write_sync`, `on_worker`): the hand-offs cost more CPU than the
+  SQL they carried.
 """
 
 from __future__ import annotations
@@ -22,9 +25,12 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Generic, TypeVar, cast
 
 import aiosqlite
 
@@ -32,9 +38,43 @@ from bot.storage.migrations import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
 
+T = TypeVar("T")
+
 
 class DatabaseError(RuntimeError):
     """The database cannot be used; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class Unfinished(Generic[T]):
+    """Returned by a `write_sync` function whose transaction needs async work before COMMIT.
+
+    `rest` runs on the event loop with the transaction still open, and its result
+    is what `write_sync` returns. For the rare step that must call async code
+    (the plan service's effects take an aiosqlite connection); every other step
+    commits in the same hop as its work.
+    """
+
+    rest: Callable[[aiosqlite.Connection], Awaitable[T]]
+
+
+async def on_worker(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    """Run `fn(raw sqlite3 connection)` on the connection's own thread: one hop for all of `fn`.
+
+    Why: every `await connection.execute(...)`, and every fetch, is a hand-off to
+    aiosqlite's thread (a queue put, a future, a self-pipe wake-up of the event
+    loop); a conversation step made about nine, and they cost more CPU than the
+    SQL. aiosqlite has no public way to run a callable on its thread, so this
+    uses `Connection._execute` (queues a callable there, in turn with all other
+    calls on the connection) and `Connection._conn` (the sqlite3 connection it
+    owns). This is the only place that touches them; tests/test_storage_speed_path.py
+    fails at once if an aiosqlite release drops them (pyproject pins < 0.23).
+
+    `fn` runs on that thread, so it must not touch the event loop, and it holds
+    up every other use of the connection while it runs: plain, short work only.
+    """
+    execute = cast(Callable[..., Awaitable[T]], connection._execute)
+    return await execute(lambda: fn(connection._conn))
 
 
 class Database:
@@ -108,6 +148,34 @@ class Database:
                 await _roll_back(connection)
                 raise
 
+    async def write_sync(self, fn: Callable[[sqlite3.Connection], T | Unfinished[T]]) -> T:
+        """One write transaction whose work is the plain function `fn`, in one hop.
+
+        BEGIN IMMEDIATE, `fn(raw connection)` and COMMIT run together on
+        aiosqlite's thread, so a whole step costs one hand-off instead of one per
+        statement (see `on_worker`). Failures are handled as in `write`: any
+        error rolls back (unless SQLite already did) and is raised unchanged.
+        When `fn` returns `Unfinished`, the transaction stays open for its async
+        `rest`, and COMMIT follows in one more hop.
+
+        If the caller is cancelled mid-hop, `fn` still runs to its end on the
+        thread (whatever it commits stays committed, as with a cancel during
+        COMMIT in `write`), and the rollback queued behind it closes anything
+        it left open, before the writer lock is let go.
+        """
+        async with self._lock:
+            connection = self.connection
+            try:
+                result = await on_worker(connection, partial(_begin_and_run, fn))
+                if not isinstance(result, Unfinished):
+                    return result
+                value = await result.rest(connection)
+                await connection.execute("COMMIT")
+            except BaseException:
+                await _roll_back(connection)
+                raise
+            return value
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
         """A consistent read; shares the writer's lock so it never sees half a step."""
@@ -141,17 +209,43 @@ class Database:
             await connection.execute("COMMIT")
 
 
+def _begin_and_run(
+    fn: Callable[[sqlite3.Connection], T | Unfinished[T]], raw: sqlite3.Connection
+) -> T | Unfinished[T]:
+    """`write_sync`'s hop: BEGIN IMMEDIATE, the work, and COMMIT unless the work is unfinished."""
+    raw.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(raw)
+        if not isinstance(result, Unfinished):
+            raw.execute("COMMIT")
+    except BaseException:
+        _roll_back_now(raw)
+        raise
+    return result
+
+
 async def _roll_back(connection: aiosqlite.Connection) -> None:
     """Roll back what is still open, without hiding the error that got us here.
+
+    The check runs on the connection's thread, queued behind anything still
+    running there (a cancelled caller's hop goes on to its end), so it sees the
+    transaction as it really is. A closed connection has nothing to roll back.
+    """
+    with contextlib.suppress(ValueError):  # aiosqlite: "Connection closed"
+        await on_worker(connection, _roll_back_now)
+
+
+def _roll_back_now(raw: sqlite3.Connection) -> None:
+    """ROLLBACK if a transaction is open; never raise in place of the real error.
 
     After SQLITE_FULL or SQLITE_IOERR, SQLite may have rolled back already, and
     a second ROLLBACK would raise "no transaction is active" in place of the
     real cause; a ROLLBACK that fails itself is not worth more than the error
     the caller is about to see.
     """
-    if connection.in_transaction:
+    if raw.in_transaction:
         with contextlib.suppress(sqlite3.Error):
-            await connection.execute("ROLLBACK")
+            raw.execute("ROLLBACK")
 
 
 def _probe(path: Path) -> None:

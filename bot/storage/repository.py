@@ -1,36 +1,78 @@
 """Reading and writing conversations, checks, answers and assessments.
 
-Functions take an open connection inside a transaction from `Database.write`,
-so one user input is one transaction however many tables it touches. Values
-are stored as JSON text so answers of any shape round-trip exactly.
+Functions take an open connection inside a transaction from `Database.write`
+(async, an aiosqlite connection) or `Database.write_sync` (the `*_sync` ones, the
+raw sqlite3 connection on aiosqlite's thread), so one user input is one
+transaction however many tables it touches. Values are stored as JSON text so
+answers of any shape round-trip exactly.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
 from bot.core.engine import Snapshot
 from bot.core.triage import TriageResult
+from bot.storage.database import on_worker
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-async def user_id_for(connection: aiosqlite.Connection, channel: str, external_id: str) -> int:
+# ---------------------------------------------------------------- the conversation step
+#
+# A step's reads and writes are plain functions of the raw sqlite3 connection, run
+# together on aiosqlite's thread by `Database.write_sync` (one hand-off per step, not
+# one per statement). The async functions other code calls wrap the same functions
+# with `on_worker`, so each statement's SQL is written once. `stamp` is the step's
+# time (`now()`), taken once for all of its rows.
+
+_FIND_USER = "SELECT id FROM users WHERE channel = ? AND external_id = ?"
+# The conversation, the user's time zone and the current check's answers in one
+# statement; the answers come as one JSON object built from their stored JSON texts
+# (so they round-trip exactly, as json.loads of each would) and are decoded in one call.
+_CONVERSATION = (
+    "SELECT u.id, c.state, c.step, c.history, c.pending, c.check_id, c.result, c.flow, c.context, "
+    "u.timezone, (SELECT '{' || group_concat(json_quote(a.key) || ':' || a.value, ',') || '}' "
+    "FROM answers a WHERE a.check_id = c.check_id) "
+    "FROM users u LEFT JOIN conversations c ON c.user_id = u.id WHERE "
+)
+
+
+# Replies keep their text readable in the database (json.dumps(..., ensure_ascii=False)
+# builds a new encoder on every call; this one is built once).
+_PAYLOAD = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json(value: Any) -> str:
+    """json.dumps(value), without its overhead for the yes/no answers most answers are."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return json.dumps(value)
+
+
+def find_user_sync(raw: sqlite3.Connection, channel: str, external_id: str) -> int | None:
+    row = raw.execute(_FIND_USER, (channel, external_id)).fetchone()
+    return int(row[0]) if row else None
+
+
+def user_id_for_sync(raw: sqlite3.Connection, channel: str, external_id: str) -> int:
     """The user's id, creating the user on first contact."""
-    async with connection.execute(
-        "SELECT id FROM users WHERE channel = ? AND external_id = ?", (channel, external_id)
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is not None:
-        return int(row[0])
-    stamp = now()
-    cursor = await connection.execute(
+    found = find_user_sync(raw, channel, external_id)
+    return found if found is not None else _create_user(raw, channel, external_id, now())
+
+
+def _create_user(raw: sqlite3.Connection, channel: str, external_id: str, stamp: str) -> int:
+    cursor = raw.execute(
         "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES (?, ?, ?, ?)",
         (channel, external_id, stamp, stamp),
     )
@@ -38,30 +80,35 @@ async def user_id_for(connection: aiosqlite.Connection, channel: str, external_i
     return cursor.lastrowid
 
 
-async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snapshot:
-    async with connection.execute(
-        "SELECT c.state, c.step, c.history, c.pending, c.check_id, c.result, c.flow, c.context, u.timezone "
-        "FROM users u LEFT JOIN conversations c ON c.user_id = u.id WHERE u.id = ?",
-        (user_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None or row[1] is None:
-        return Snapshot(context={"timezone": row[8]} if row and row[8] else {})
-    state, step, history, pending, check_id, result, flow, context, timezone = row
+def user_and_snapshot_sync(
+    raw: sqlite3.Connection, channel: str, external_id: str, *, stamp: str
+) -> tuple[int, Snapshot]:
+    """The user's id and stored conversation, creating the user on first contact."""
+    row = raw.execute(
+        _CONVERSATION + "u.channel = ? AND u.external_id = ?", (channel, external_id)
+    ).fetchone()
+    if row is None:
+        return _create_user(raw, channel, external_id, stamp), Snapshot()
+    return int(row[0]), _snapshot(row)
+
+
+def load_snapshot_sync(raw: sqlite3.Connection, user_id: int) -> Snapshot:
+    row = raw.execute(_CONVERSATION + "u.id = ?", (user_id,)).fetchone()
+    return Snapshot() if row is None else _snapshot(row)
+
+
+def _snapshot(row: tuple[Any, ...]) -> Snapshot:
+    _user_id, state, step, history, pending, check_id, result, flow, context, timezone, answers = row
+    if step is None:  # a user with no conversation yet
+        return Snapshot(context={"timezone": timezone} if timezone else {})
     loaded_context = json.loads(context) if context else {}
     if timezone:
         loaded_context["timezone"] = timezone
-    answers: dict[str, Any] = {}
-    if check_id is not None:
-        async with connection.execute(
-            "SELECT key, value FROM answers WHERE check_id = ?", (check_id,)
-        ) as cursor:
-            answers = {key: json.loads(value) async for key, value in cursor}
     return Snapshot(
         state=state,
         step=int(step),
         history=tuple(json.loads(history)),
-        answers=answers,
+        answers=json.loads(answers) if answers else {},
         pending=tuple(json.loads(pending)),
         check_id=check_id,
         result=json.loads(result) if result else None,
@@ -70,26 +117,25 @@ async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snaps
     )
 
 
-async def save_snapshot(
-    connection: aiosqlite.Connection, user_id: int, before: Snapshot, after: Snapshot
+def save_snapshot_sync(
+    raw: sqlite3.Connection, user_id: int, before: Snapshot, after: Snapshot, *, stamp: str
 ) -> None:
     """Write the conversation row and whichever answers changed."""
-    stamp = now()
     if after.check_id is not None:
         previous = before.answers if before.check_id == after.check_id else {}
         changed = [
-            (after.check_id, key, json.dumps(value), stamp)
+            (after.check_id, key, _json(value), stamp)
             for key, value in after.answers.items()
             if key not in previous or previous[key] != value
         ]
         if changed:
-            await connection.executemany(
+            raw.executemany(
                 "INSERT INTO answers (check_id, key, value, answered_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (check_id, key) DO UPDATE SET value = excluded.value, "
                 "answered_at = excluded.answered_at",
                 changed,
             )
-    await connection.execute(
+    raw.execute(
         "INSERT INTO conversations (user_id, check_id, state, step, history, pending, result, flow, context, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET "
         "check_id = excluded.check_id, state = excluded.state, step = excluded.step, "
@@ -110,30 +156,32 @@ async def save_snapshot(
     )
 
 
-async def open_check(connection: aiosqlite.Connection, user_id: int, flow: str) -> int:
-    cursor = await connection.execute(
+def open_check_sync(raw: sqlite3.Connection, user_id: int, flow: str, *, stamp: str) -> int:
+    cursor = raw.execute(
         "INSERT INTO checks (user_id, flow, status, started_at) VALUES (?, ?, 'in_progress', ?)",
-        (user_id, flow, now()),
+        (user_id, flow, stamp),
     )
     assert cursor.lastrowid is not None
     return cursor.lastrowid
 
 
-async def close_check(connection: aiosqlite.Connection, check_id: int, status: str) -> None:
-    await connection.execute(
+def close_check_sync(raw: sqlite3.Connection, check_id: int, status: str, *, stamp: str) -> None:
+    raw.execute(
         "UPDATE checks SET status = ?, finished_at = ? WHERE id = ? AND status = 'in_progress'",
-        (status, now(), check_id),
+        (status, stamp, check_id),
     )
 
 
-async def save_assessment(
-    connection: aiosqlite.Connection,
+def save_assessment_sync(
+    raw: sqlite3.Connection,
     user_id: int,
     check_id: int | None,
     result: TriageResult,
     routine_id: str | None,
+    *,
+    stamp: str,
 ) -> None:
-    await connection.execute(
+    raw.execute(
         "INSERT INTO assessments (user_id, check_id, urgency, reasons, ball_release_allowed, "
         "routine, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (
@@ -143,8 +191,66 @@ async def save_assessment(
             json.dumps(list(result.reasons + result.contraindications)),
             int(result.ball_release_allowed),
             routine_id,
-            now(),
+            stamp,
         ),
+    )
+
+
+def claim_inbox_sync(raw: sqlite3.Connection, key: str, user_id: int, *, stamp: str) -> bool:
+    """Record an input by its transport key; False when it was already handled."""
+    cursor = raw.execute(
+        "INSERT OR IGNORE INTO inbox (key, user_id, received_at) VALUES (?, ?, ?)", (key, user_id, stamp)
+    )
+    return cursor.rowcount == 1
+
+
+def add_to_outbox_sync(
+    raw: sqlite3.Connection,
+    user_id: int,
+    payloads: list[dict[str, Any]],
+    context: dict[str, Any],
+    *,
+    stamp: str,
+) -> list[int]:
+    """Queue replies in order; returns their ids, in the same order.
+
+    One INSERT per reply rather than executemany: executemany cannot say which
+    id each row got, and on this thread a statement costs microseconds, not a hop.
+    """
+    context_text = json.dumps(context)
+    ids: list[int] = []
+    for payload in payloads:
+        cursor = raw.execute(
+            "INSERT INTO outbox (user_id, payload, context, created_at) VALUES (?, ?, ?, ?)",
+            (user_id, _PAYLOAD.encode(payload), context_text, stamp),
+        )
+        assert cursor.lastrowid is not None
+        ids.append(cursor.lastrowid)
+    return ids
+
+
+# The same, for code that holds an aiosqlite connection (one hand-off each).
+
+
+async def find_user(connection: aiosqlite.Connection, channel: str, external_id: str) -> int | None:
+    return await on_worker(connection, partial(find_user_sync, channel=channel, external_id=external_id))
+
+
+async def user_id_for(connection: aiosqlite.Connection, channel: str, external_id: str) -> int:
+    """The user's id, creating the user on first contact."""
+    return await on_worker(connection, partial(user_id_for_sync, channel=channel, external_id=external_id))
+
+
+async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snapshot:
+    return await on_worker(connection, partial(load_snapshot_sync, user_id=user_id))
+
+
+async def add_to_outbox(
+    connection: aiosqlite.Connection, user_id: int, payloads: list[dict[str, Any]], context: dict[str, Any]
+) -> list[int]:
+    return await on_worker(
+        connection,
+        partial(add_to_outbox_sync, user_id=user_id, payloads=payloads, context=context, stamp=now()),
     )
 
 
@@ -165,29 +271,6 @@ async def assessments_of(connection: aiosqlite.Connection, user_id: int) -> list
             }
             async for urgency, reasons, ball, routine, created_at, check_id in cursor
         ]
-
-
-async def claim_inbox(connection: aiosqlite.Connection, key: str, user_id: int) -> bool:
-    """Record an input by its transport key; False when it was already handled."""
-    cursor = await connection.execute(
-        "INSERT OR IGNORE INTO inbox (key, user_id, received_at) VALUES (?, ?, ?)", (key, user_id, now())
-    )
-    return cursor.rowcount == 1
-
-
-async def add_to_outbox(
-    connection: aiosqlite.Connection, user_id: int, payloads: list[dict[str, Any]], context: dict[str, Any]
-) -> list[int]:
-    ids: list[int] = []
-    stamp = now()
-    for payload in payloads:
-        cursor = await connection.execute(
-            "INSERT INTO outbox (user_id, payload, context, created_at) VALUES (?, ?, ?, ?)",
-            (user_id, json.dumps(payload, ensure_ascii=False), json.dumps(context), stamp),
-        )
-        assert cursor.lastrowid is not None
-        ids.append(cursor.lastrowid)
-    return ids
 
 
 async def lease_unsent(
@@ -248,14 +331,6 @@ async def drop_unsent(connection: aiosqlite.Connection, user_id: int) -> None:
     await connection.execute(
         "UPDATE outbox SET sent_at = ? WHERE user_id = ? AND sent_at IS NULL", (f"dropped {now()}", user_id)
     )
-
-
-async def find_user(connection: aiosqlite.Connection, channel: str, external_id: str) -> int | None:
-    async with connection.execute(
-        "SELECT id FROM users WHERE channel = ? AND external_id = ?", (channel, external_id)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else None
 
 
 async def set_active(connection: aiosqlite.Connection, user_id: int, active: bool) -> None:

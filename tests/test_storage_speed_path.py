@@ -1,0 +1,354 @@
+"""The one-hop step: a whole conversation step is one hand-off to aiosqlite's thread.
+
+`Database.write_sync` runs BEGIN IMMEDIATE, the step and COMMIT as one plain
+function on aiosqlite's worker thread, through aiosqlite's private
+`Connection._execute` / `Connection._conn` (wrapped once, in `on_worker`). These
+tests pin that contract, and that the fast path keeps every promise the
+multi-hop path made: one transaction per step, idempotent inputs, outbox rows in
+the same transaction, no transaction left open after a failure (a full disk, a
+failed COMMIT, SQLite's own rollback), writers serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from bot.core.answers import AREAS, BOOLEAN_KEYS
+from bot.core.events import Help, NewCheck, Press, Start, Text
+from bot.core.service import ConversationService
+from bot.core.triage import is_emergency, triage
+from bot.storage import repository
+from bot.storage.database import Database, Unfinished, on_worker
+from tests.support import core
+
+RED_FLAG_TEXT = "I've lost control of my bladder"  # ends any check with an EMERGENCY result
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    async with Database(tmp_path / "bot.db") as opened:
+        yield opened
+
+
+@contextmanager
+def counting_hops() -> Iterator[list[int]]:
+    """Count hand-offs to aiosqlite's thread (every execute, fetch and on_worker call)."""
+    original = aiosqlite.Connection._execute
+    hops = [0]
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        hops[0] += 1
+        return original(self, *args, **kwargs)
+
+    aiosqlite.Connection._execute = counting  # type: ignore[method-assign]
+    try:
+        yield hops
+    finally:
+        aiosqlite.Connection._execute = original  # type: ignore[method-assign]
+
+
+async def scalar(database: Database, sql: str, *args: Any) -> Any:
+    async with database.read() as connection, connection.execute(sql, args) as cursor:
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+async def in_transaction(database: Database) -> bool:
+    return await on_worker(database.connection, lambda raw: raw.in_transaction)
+
+
+# ------------------------------------------------------------ aiosqlite's private API
+
+
+def test_aiosqlite_still_has_what_on_worker_relies_on():
+    """If this fails, an aiosqlite release changed its internals: fix `on_worker` (the only user)."""
+    assert callable(getattr(aiosqlite.Connection, "_execute", None)), "aiosqlite dropped Connection._execute"
+    assert isinstance(getattr(aiosqlite.Connection, "_conn", None), property), "aiosqlite dropped _conn"
+
+
+async def test_on_worker_runs_on_the_connections_own_thread_with_the_raw_connection(database: Database):
+    seen = await on_worker(database.connection, lambda raw: (threading.get_ident(), raw))
+    thread, raw = seen
+    assert thread != threading.get_ident()
+    assert isinstance(raw, sqlite3.Connection)
+    # The same thread every aiosqlite call uses: a statement sent the usual way sees our work.
+    await on_worker(database.connection, lambda raw: raw.execute("CREATE TEMP TABLE t (x)"))
+    async with database.connection.execute("SELECT count(*) FROM temp.t") as cursor:
+        assert (await cursor.fetchone())[0] == 0
+
+
+# ------------------------------------------------------------ one hop, one transaction
+
+
+async def test_a_step_as_the_telegram_front_makes_it_is_one_hop(database: Database):
+    service = ConversationService(core().engine, database)
+    await service.handle("t", "u1", Start())
+    with counting_hops() as hops:
+        handled = await service.handle(
+            "t", "u1", Press("1:y"), inbox_key="update:1", outbox_context={"pressed_message_id": 3}
+        )
+    assert hops[0] == 1
+    assert handled.outbox_ids and handled.state == "pain_location"
+
+
+async def test_a_step_with_effects_still_commits_once_with_its_outbox(database: Database):
+    seen: list[Any] = []
+
+    async def effects(
+        connection: aiosqlite.Connection, user_id: int, items: tuple[dict[str, Any], ...]
+    ) -> None:
+        # The effects run inside the step's transaction, after the conversation was saved.
+        async with connection.execute(
+            "SELECT state FROM conversations WHERE user_id = ?", (user_id,)
+        ) as cursor:
+            seen.append(((await cursor.fetchone())[0], [item["type"] for item in items]))
+        assert connection.in_transaction
+
+    service = ConversationService(core().engine, database, effects=effects)
+    handled = await service.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={"c": 1})
+    assert seen == [("result", ["assessment"])]
+    assert handled.state == "result" and handled.outbox_ids
+    assert not await in_transaction(database)
+    stored = await scalar(database, "SELECT count(*) FROM outbox WHERE user_id = ?", handled.user_id)
+    assert stored == len(handled.replies) == len(handled.outbox_ids)
+    assert await scalar(database, "SELECT count(*) FROM assessments") == 1
+
+
+async def test_failing_effects_undo_the_whole_step_and_the_update_can_be_retried(database: Database):
+    async def broken(
+        connection: aiosqlite.Connection, user_id: int, items: tuple[dict[str, Any], ...]
+    ) -> None:
+        await connection.execute("UPDATE users SET language = 'xx' WHERE id = ?", (user_id,))
+        raise RuntimeError("plan service failed")
+
+    service = ConversationService(core().engine, database, effects=broken)
+    with pytest.raises(RuntimeError, match="plan service failed"):
+        await service.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={})
+    assert not await in_transaction(database)
+    for table in ("users", "conversations", "inbox", "outbox", "checks", "assessments"):
+        assert await scalar(database, f"SELECT count(*) FROM {table}") == 0, table
+    # The redelivered update is not taken for a duplicate: it was never recorded.
+    fixed = ConversationService(core().engine, database, effects=None)
+    handled = await fixed.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={})
+    assert not handled.duplicate and handled.state == "result"
+
+
+async def test_a_redelivered_update_is_applied_once(database: Database):
+    service = ConversationService(core().engine, database)
+    await service.handle("t", "u1", Start())
+    first = await service.handle("t", "u1", Press("1:y"), inbox_key="u:7", outbox_context={})
+    again = await service.handle("t", "u1", Press("1:y"), inbox_key="u:7", outbox_context={})
+    assert again.duplicate and not again.replies and again.user_id == first.user_id
+    assert await scalar(database, "SELECT step FROM conversations") == 2
+    assert await scalar(database, "SELECT count(*) FROM outbox") == len(first.outbox_ids)
+    assert await scalar(database, "SELECT count(*) FROM inbox") == 1
+
+
+async def test_outbox_ids_follow_the_order_of_the_replies(database: Database):
+    service = ConversationService(core().engine, database)
+    await service.handle("t", "u1", NewCheck(), outbox_context={"n": 1})
+    handled = await service.handle("t", "u1", Help(), outbox_context={"n": 2})  # a note, then the question
+    assert len(handled.outbox_ids) == len(handled.replies) > 1
+    async with database.read() as connection:
+        stored = await repository.lease_unsent(connection, handled.user_id, 60)
+    tail = stored[-len(handled.replies) :]
+    assert [row_id for row_id, _, _ in tail] == handled.outbox_ids
+    assert [payload["text"] for _, payload, _ in tail] == [reply.text for reply in handled.replies]
+    assert all(context == {"n": 2} for _, _, context in tail)
+
+
+# ------------------------------------------------------------ failures leave nothing open
+
+
+async def test_an_error_inside_the_step_rolls_everything_back(database: Database):
+    def half_then_fail(raw: sqlite3.Connection) -> None:
+        raw.execute(
+            "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'x', '', '')"
+        )
+        raise ValueError("crash in the middle")
+
+    with pytest.raises(ValueError, match="crash in the middle"):
+        await database.write_sync(half_then_fail)
+    assert not await in_transaction(database)
+    assert await scalar(database, "SELECT count(*) FROM users") == 0
+    assert await database.write_sync(lambda raw: raw.execute("SELECT 1").fetchone()[0]) == 1
+
+
+async def test_a_failed_commit_is_rolled_back_and_its_error_kept(database: Database):
+    """A COMMIT can fail and leave the transaction open (here a deferred foreign key)."""
+
+    def orphan_check(raw: sqlite3.Connection) -> None:
+        raw.execute("PRAGMA defer_foreign_keys = ON")
+        raw.execute(
+            "INSERT INTO checks (user_id, flow, status, started_at) VALUES (999, 'f', 'in_progress', '')"
+        )
+
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        await database.write_sync(orphan_check)
+    assert not await in_transaction(database)
+    assert await scalar(database, "SELECT count(*) FROM checks") == 0
+    service = ConversationService(core().engine, database)
+    assert (await service.handle("t", "u1", Start())).state == "consent"
+
+
+async def test_sqlites_own_rollback_does_not_hide_the_real_error(database: Database):
+    """After SQLITE_FULL or SQLITE_IOERR SQLite may have rolled back already."""
+
+    def full_disk(raw: sqlite3.Connection) -> None:
+        raw.execute("ROLLBACK")
+        raise sqlite3.OperationalError("database or disk is full")
+
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        await database.write_sync(full_disk)
+    assert not await in_transaction(database)
+
+
+async def test_a_full_database_fails_the_step_cleanly_and_the_next_one_works(database: Database):
+    service = ConversationService(core().engine, database)
+    pages = await scalar(database, "PRAGMA page_count")
+    await on_worker(database.connection, lambda raw: raw.execute(f"PRAGMA max_page_count = {pages}"))
+    long_text = "x" * 3000  # each conversation row needs room of its own
+    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+        for n in range(200):
+            await service.handle("t", f"u{n}", Text(long_text), inbox_key=f"k{n}", outbox_context={})
+    assert not await in_transaction(database)
+    users = await scalar(database, "SELECT count(*) FROM users")
+    assert await scalar(database, "SELECT count(*) FROM conversations") == users
+    assert await scalar(database, "SELECT count(*) FROM inbox") == users
+    await on_worker(database.connection, lambda raw: raw.execute("PRAGMA max_page_count = 1073741823"))
+    handled = await service.handle("t", "after", Start(), inbox_key="k-after")
+    assert handled.state == "consent" and not handled.duplicate
+
+
+async def test_a_caller_cancelled_mid_step_leaves_no_transaction_open(database: Database):
+    """The step's function runs to its end on the thread; what it left open is rolled back."""
+    started, release = threading.Event(), threading.Event()
+
+    def slow_unfinished(raw: sqlite3.Connection) -> Unfinished[None]:
+        raw.execute(
+            "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'x', '', '')"
+        )
+        started.set()
+        release.wait(5)
+
+        async def rest(connection: aiosqlite.Connection) -> None:
+            raise AssertionError("never reached: the caller was cancelled")
+
+        return Unfinished(rest)
+
+    task = asyncio.create_task(database.write_sync(slow_unfinished))
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await in_transaction(database)
+    assert await scalar(database, "SELECT count(*) FROM users") == 0
+    service = ConversationService(core().engine, database)
+    assert (await service.handle("t", "u1", Start())).state == "consent"
+
+
+# ------------------------------------------------------------ writers stay serialised
+
+
+async def test_a_step_waits_for_a_write_transaction_in_progress(database: Database):
+    service = ConversationService(core().engine, database)
+    async with database.write() as connection:
+        await connection.execute(
+            "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'u1', '', '')"
+        )
+        step = asyncio.create_task(service.handle("t", "u1", Start()))
+        await asyncio.sleep(0.05)
+        assert not step.done()
+    handled = await step
+    assert handled.user_id == 1 and handled.state == "consent"
+
+
+async def test_concurrent_steps_of_many_users_each_commit_whole(database: Database):
+    service = ConversationService(core().engine, database)
+    users = [f"user{n}" for n in range(20)]
+    await asyncio.gather(
+        *(service.handle("t", user, Start(), inbox_key=f"{user}:1", outbox_context={}) for user in users)
+    )
+    await asyncio.gather(
+        *(service.handle("t", user, Press("1:y"), inbox_key=f"{user}:2", outbox_context={}) for user in users)
+    )
+    assert await scalar(database, "SELECT count(*) FROM conversations WHERE state = 'pain_location'") == 20
+    assert await scalar(database, "SELECT count(*) FROM inbox") == 40
+
+
+# ------------------------------------------------------------ the faster reads and writes
+
+
+async def test_answers_of_any_shape_round_trip_through_the_one_query_load(database: Database):
+    answers: dict[str, Any] = {
+        "fever": True,
+        "trauma": False,
+        "pain_now": 7,
+        "duration_weeks": 0.1,
+        "big": 1e300,
+        "text": 'quotes " and \\ backslash, ünïcödé, emoji 🦴, newline\nand tab\t',
+        "pain_location": ["groin", "hip_front"],
+        "nested": {"a": [1, None, {"b": "c"}]},
+        'odd "key" \\ with ünïcode': None,
+        "": "",
+    }
+    from bot.core.engine import Snapshot
+
+    async with database.write() as connection:
+        user_id = await repository.user_id_for(connection, "t", "u1")
+        check_id = await on_worker(
+            connection, lambda raw: repository.open_check_sync(raw, user_id, "f", stamp="s")
+        )
+        saved = Snapshot(state="pain_now", step=3, history=("consent",), answers=answers, check_id=check_id)
+        await on_worker(
+            connection, lambda raw: repository.save_snapshot_sync(raw, user_id, Snapshot(), saved, stamp="s")
+        )
+    async with database.read() as connection:
+        loaded = await repository.load_snapshot(connection, user_id)
+        assert await repository.find_user(connection, "t", "u1") == user_id
+    assert loaded == saved
+    assert list(loaded.answers) == sorted(answers)  # in key order, as the answers table keeps them
+
+
+async def test_a_new_user_and_a_user_with_no_conversation_load_empty(database: Database):
+    def load(raw: sqlite3.Connection) -> Any:
+        created = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
+        again = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
+        raw.execute("UPDATE users SET timezone = 'Europe/Oslo' WHERE external_id = 'new'")
+        zoned = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
+        return created, again, zoned
+
+    created, again, zoned = await database.write_sync(load)
+    assert created[0] == again[0] == zoned[0]
+    assert created[1] == again[1] and created[1].state is None and created[1].answers == {}
+    assert zoned[1].context == {"timezone": "Europe/Oslo"}
+
+
+def test_the_emergency_shortcut_agrees_with_full_triage():
+    """The engine asks only the EMERGENCY rules after each answer; it must agree with triage."""
+    content = core().content
+    texts = ["", "I have a fever", RED_FLAG_TEXT, "numb when I wipe", "no fever", "throbbing in my belly"]
+    rng = random.Random(20261122)
+    for _ in range(3000):
+        answers: dict[str, Any] = {key: rng.random() < 0.15 for key in BOOLEAN_KEYS if rng.random() < 0.7}
+        answers["pain_now"] = rng.randint(0, 10)
+        answers["age"] = rng.choice([15, 30, 55, 70, 85])
+        answers["duration_weeks"] = rng.choice([0.1, 1, 4, 20])
+        answers["sex"] = rng.choice(["F", "M", "X"])
+        answers["pain_location"] = rng.sample(AREAS, rng.randint(0, 3))
+        answers["radiates_to"] = rng.sample(AREAS, rng.randint(0, 2))
+        if rng.random() < 0.3:
+            answers["text"] = rng.choice(texts)
+        expected = triage(answers, content).urgency == "EMERGENCY"
+        assert is_emergency(answers, content) is expected, answers
