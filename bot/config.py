@@ -53,7 +53,7 @@ class Settings:
     telegram_base_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     poll_timeout: int = 30
-    tick_seconds: float = 5.0
+    tick_seconds: float = 1.0
     outbox_lease_seconds: float = 30.0
     broadcast_per_second: float = 30.0
     clock_file: str | None = None
@@ -72,7 +72,7 @@ class Settings:
             telegram_base_url=env.get("TELEGRAM_BASE_URL") or None,
             webhook_secret=env.get("TELEGRAM_WEBHOOK_SECRET") or None,
             poll_timeout=int(_number("PSOASBOT_POLL_TIMEOUT", "30", 0, 50)),
-            tick_seconds=_number("PSOASBOT_TICK_SECONDS", "5", 0.05, 3600),
+            tick_seconds=_number("PSOASBOT_TICK_SECONDS", "1", 0.05, 3600),
             outbox_lease_seconds=_number("PSOASBOT_OUTBOX_LEASE_SECONDS", "30", 0, 3600),
             # Telegram allows about 30 bulk messages per second, up to 1,000 with paid broadcasts.
             broadcast_per_second=_number("PSOASBOT_BROADCAST_PER_SECOND", "30", 1, 1000),

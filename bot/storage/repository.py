@@ -273,10 +273,11 @@ async def assessments_of(connection: aiosqlite.Connection, user_id: int) -> list
         ]
 
 
-async def lease_unsent(
-    connection: aiosqlite.Connection, user_id: int, lease_seconds: float
-) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
-    """Take the user's unsent replies for sending, oldest first.
+def lease_unsent_sync(
+    raw: sqlite3.Connection, user_id: int, lease_seconds: float
+) -> tuple[list[tuple[int, dict[str, Any], dict[str, Any]]], int | None]:
+    """Take the user's unsent replies for sending, oldest first, and where their current
+    question message is (so the sender can edit it in place).
 
     Each is leased for `lease_seconds`, so another process on the same database
     leaves them alone while this one sends; if this one dies, the lease runs out
@@ -286,23 +287,43 @@ async def lease_unsent(
     stamp = datetime.now(UTC)
     now_text = stamp.isoformat(timespec="milliseconds")
     rows: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
-    async with connection.execute(
+    for row_id, payload, context, lease_until in raw.execute(
         "SELECT id, payload, context, lease_until FROM outbox WHERE user_id = ? AND sent_at IS NULL ORDER BY id",
         (user_id,),
-    ) as cursor:
-        async for row_id, payload, context, lease_until in cursor:
-            if lease_until is not None and lease_until >= now_text:
-                # An older reply is still held (by another process, or one that died):
-                # newer ones wait behind it, so the user never sees replies out of order.
-                break
-            rows.append((row_id, json.loads(payload), json.loads(context)))
+    ):
+        if lease_until is not None and lease_until >= now_text:
+            # An older reply is still held (by another process, or one that died):
+            # newer ones wait behind it, so the user never sees replies out of order.
+            break
+        rows.append((row_id, json.loads(payload), json.loads(context)))
     if rows:
         until = (stamp + timedelta(seconds=lease_seconds)).isoformat(timespec="milliseconds")
-        await connection.execute(
+        raw.execute(
             f"UPDATE outbox SET lease_until = ? WHERE id IN ({','.join('?' for _ in rows)})",
             (until, *(row[0] for row in rows)),
         )
+    found = raw.execute(
+        "SELECT question_message_id FROM transport_state WHERE user_id = ?", (user_id,)
+    ).fetchone()
+    return rows, (int(found[0]) if found and found[0] is not None else None)
+
+
+async def lease_unsent(
+    connection: aiosqlite.Connection, user_id: int, lease_seconds: float
+) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
+    """`lease_unsent_sync` for a caller inside `Database.write` (its rows only)."""
+    rows, _ = await on_worker(connection, partial(lease_unsent_sync, user_id=user_id, lease_seconds=lease_seconds))
     return rows
+
+
+def mark_sent_sync(raw: sqlite3.Connection, outbox_id: int, user_id: int, question_message_id: int | None) -> None:
+    """One reply is out: mark it sent and remember where the user's question now is."""
+    raw.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now(), outbox_id))
+    raw.execute(
+        "INSERT INTO transport_state (user_id, question_message_id) VALUES (?, ?) "
+        "ON CONFLICT (user_id) DO UPDATE SET question_message_id = excluded.question_message_id",
+        (user_id, question_message_id),
+    )
 
 
 async def users_with_unsent(connection: aiosqlite.Connection, channel: str) -> list[tuple[int, str]]:
@@ -315,15 +336,11 @@ async def users_with_unsent(connection: aiosqlite.Connection, channel: str) -> l
         return [(int(user_id), str(external_id)) async for user_id, external_id in cursor]
 
 
-async def note_parts_sent(connection: aiosqlite.Connection, outbox_id: int, parts: int) -> None:
+def note_parts_sent_sync(raw: sqlite3.Connection, outbox_id: int, parts: int) -> None:
     """Remember how much of a long, split reply is out, so a restart sends only the rest."""
-    await connection.execute(
+    raw.execute(
         "UPDATE outbox SET context = json_set(context, '$.parts_sent', ?) WHERE id = ?", (parts, outbox_id)
     )
-
-
-async def mark_sent(connection: aiosqlite.Connection, outbox_id: int) -> None:
-    await connection.execute("UPDATE outbox SET sent_at = ? WHERE id = ?", (now(), outbox_id))
 
 
 async def drop_unsent(connection: aiosqlite.Connection, user_id: int) -> None:
@@ -336,24 +353,6 @@ async def drop_unsent(connection: aiosqlite.Connection, user_id: int) -> None:
 async def set_active(connection: aiosqlite.Connection, user_id: int, active: bool) -> None:
     await connection.execute(
         "UPDATE users SET active = ?, updated_at = ? WHERE id = ?", (int(active), now(), user_id)
-    )
-
-
-async def question_message(connection: aiosqlite.Connection, user_id: int) -> int | None:
-    async with connection.execute(
-        "SELECT question_message_id FROM transport_state WHERE user_id = ?", (user_id,)
-    ) as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row and row[0] is not None else None
-
-
-async def set_question_message(
-    connection: aiosqlite.Connection, user_id: int, message_id: int | None
-) -> None:
-    await connection.execute(
-        "INSERT INTO transport_state (user_id, question_message_id) VALUES (?, ?) "
-        "ON CONFLICT (user_id) DO UPDATE SET question_message_id = excluded.question_message_id",
-        (user_id, message_id),
     )
 
 

@@ -25,6 +25,7 @@ import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message
@@ -142,16 +143,25 @@ class Deliverer:
                 del self._locks[user_id]
 
     async def _flush_locked(self, user_id: int, chat_id: int) -> None:
-        async with self.database.write() as connection:
-            pending = await repository.lease_unsent(connection, user_id, self.lease_seconds)
-            screen = Screen(await repository.question_message(connection, user_id))
+        # Each storage step is one transaction in one hop to the SQLite thread: with many
+        # users' sends in flight they queue on the writer lock, and a transaction of several
+        # hops would hold it for several turns of the event loop.
+        pending, question = await self.database.write_sync(
+            partial(repository.lease_unsent_sync, user_id=user_id, lease_seconds=self.lease_seconds)
+        )
+        screen = Screen(question)
         try:
             for outbox_id, payload, context in pending:
                 screen.outbox_id = outbox_id
                 await self._deliver(chat_id, reply_from_dict(payload), context, screen)
-                async with self.database.write() as connection:
-                    await repository.mark_sent(connection, outbox_id)
-                    await repository.set_question_message(connection, user_id, screen.question_message_id)
+                await self.database.write_sync(
+                    partial(
+                        repository.mark_sent_sync,
+                        outbox_id=outbox_id,
+                        user_id=user_id,
+                        question_message_id=screen.question_message_id,
+                    )
+                )
         except UserBlocked:
             log.info("user blocked the bot", extra={"user": user_id})
             async with self.database.write() as connection:
@@ -246,6 +256,7 @@ class Deliverer:
                 "sendMessage",
             )
             if index < len(parts) - 1 and screen.outbox_id is not None:
-                async with self.database.write() as connection:
-                    await repository.note_parts_sent(connection, screen.outbox_id, index + 1)
+                await self.database.write_sync(
+                    partial(repository.note_parts_sent_sync, outbox_id=screen.outbox_id, parts=index + 1)
+                )
         return last

@@ -49,7 +49,7 @@ class TelegramSettings:
     token: str
     base_url: str | None = None
     poll_timeout: int = 30
-    tick_seconds: float = 5.0
+    tick_seconds: float = 1.0
     outbox_lease_seconds: float = 30.0
     broadcast_per_second: float = 30.0
     clock_file: str | None = None
