@@ -154,6 +154,35 @@ async def run_delivery(
     return result
 
 
+async def send_floor(count: int, first_chat: int = 900_000_000) -> dict[str, Any]:
+    """bench/send_floor.py against a fresh stand-in: python-telegram-bot alone, sending `count`
+    reminder-sized messages as fast as it can, in a process of its own."""
+    import json
+    import os
+    import sys
+
+    from bench.common import ROOT
+
+    async with MeasuredStandIn() as standin:
+        for chat_id in range(first_chat, first_chat + count):
+            standin.standin.add_user(chat_id)
+        harness0 = cpu_seconds()
+        started = time.monotonic()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.send_floor", "--base-url", standin.base_url,
+            "--first-chat", str(first_chat), "--count", str(count),
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await process.communicate()
+        waited = time.monotonic() - started
+        if process.returncode != 0:
+            raise RuntimeError(f"bench.send_floor failed: {err.decode()[-2000:]}")
+        result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+        result["harness_cpu_utilisation"] = (cpu_seconds() - harness0) / waited
+    return result
+
+
 def claimed(db: Path, due_at: str | None) -> int | None:
     """Occurrences the bot recorded (claimed) for the due time, sent or not."""
     if due_at is None:

@@ -501,7 +501,7 @@ def figure_core(plan: Plan, work: Path, template: Path, report: Report) -> None:
 
 
 async def figure_reminders(plan: Plan, work: Path, template: Path, report: Report) -> None:
-    from bench.reminders import TELEGRAM_BROADCAST_LIMIT, run_delivery
+    from bench.reminders import TELEGRAM_BROADCAST_LIMIT, run_delivery, send_floor
     from bench.seed import copy_database, make_due
 
     print("\n[3] reminders", flush=True)
@@ -594,6 +594,19 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         f"{capacity['harness_cpu_utilisation'] * 100:.0f}% of a core",
         ratio_text(per_s / 1000),
         passed(per_s >= 1000 and sent_all),
+    )
+
+    print(f"    python-telegram-bot alone sending {plan.capacity_reminders} such messages (the floor)", flush=True)
+    floor = await send_floor(plan.capacity_reminders)
+    detail["send_floor"] = floor
+    report.add(
+        "3 capacity, psoasbot / python-telegram-bot alone",
+        "report",
+        f"{per_s:.0f} vs {floor['messages_per_s']:.0f} messages/s; PTB alone spends "
+        f"{floor['cpu_ms_per_message']:.2f} ms CPU per sendMessage ({floor['cpu_utilisation'] * 100:.0f}% of a "
+        f"core busy), psoasbot {capacity['bot_cpu_s'] / max(capacity['send_message_calls'], 1) * 1000:.2f} ms "
+        "per reminder claimed, stored, sent and marked",
+        ratio_text(per_s / floor["messages_per_s"]),
     )
 
     db = copy_database(template, work / "tick.db")
