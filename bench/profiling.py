@@ -43,7 +43,7 @@ NOTABLE: tuple[tuple[str, str, str], ...] = (
     ("psoasbot triage", "bot/core/triage.py", "triage"),
     ("psoasbot Deliverer.flush", "bot/adapters/telegram/delivery.py", "flush"),
     ("psoasbot PlanService.tick", "bot/core/plan_service.py", "tick"),
-    ("psoasbot PlanService._fire", "bot/core/plan_service.py", "_fire"),
+    ("psoasbot PlanService._fire_sync", "bot/core/plan_service.py", "_fire_sync"),
     ("psoasbot PlanService._session_reply", "bot/core/plan_service.py", "_session_reply"),
     ("psoasbot next_occurrence", "bot/core/clock.py", "next_occurrence"),
     ("psoasbot add_to_outbox_sync", "bot/storage/repository.py", "add_to_outbox_sync"),

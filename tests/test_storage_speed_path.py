@@ -12,11 +12,13 @@ failed COMMIT, SQLite's own rollback), writers serialised.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +27,11 @@ import pytest
 
 from bot.core.answers import AREAS, BOOLEAN_KEYS
 from bot.core.events import Help, NewCheck, Press, Start, Text
+from bot.core.plan_service import PlanService
 from bot.core.service import ConversationService
 from bot.core.triage import is_emergency, triage
 from bot.storage import repository
-from bot.storage.database import Database, Unfinished, on_worker
+from bot.storage.database import Database, on_worker
 from tests.support import core
 
 RED_FLAG_TEXT = "I've lost control of my bladder"  # ends any check with an EMERGENCY result
@@ -55,6 +58,14 @@ def counting_hops() -> Iterator[list[int]]:
         yield hops
     finally:
         aiosqlite.Connection._execute = original  # type: ignore[method-assign]
+
+
+class StoppedClock:
+    def __init__(self, moment: datetime) -> None:
+        self.moment = moment
+
+    def now(self) -> datetime:
+        return self.moment
 
 
 async def scalar(database: Database, sql: str, *args: Any) -> Any:
@@ -101,21 +112,24 @@ async def test_a_step_as_the_telegram_front_makes_it_is_one_hop(database: Databa
     assert handled.outbox_ids and handled.state == "pain_location"
 
 
-async def test_a_step_with_effects_still_commits_once_with_its_outbox(database: Database):
+async def test_a_step_with_effects_is_one_hop_and_commits_once_with_its_outbox(database: Database):
     seen: list[Any] = []
+    step_thread: list[int] = []
 
-    async def effects(
-        connection: aiosqlite.Connection, user_id: int, items: tuple[dict[str, Any], ...]
-    ) -> None:
+    def effects(raw: sqlite3.Connection, user_id: int, items: tuple[dict[str, Any], ...]) -> None:
         # The effects run inside the step's transaction, after the conversation was saved.
-        async with connection.execute(
-            "SELECT state FROM conversations WHERE user_id = ?", (user_id,)
-        ) as cursor:
-            seen.append(((await cursor.fetchone())[0], [item["type"] for item in items]))
-        assert connection.in_transaction
+        state = raw.execute("SELECT state FROM conversations WHERE user_id = ?", (user_id,)).fetchone()[0]
+        seen.append((state, [item["type"] for item in items]))
+        assert raw.in_transaction
+        step_thread.append(threading.get_ident())
 
     service = ConversationService(core().engine, database, effects=effects)
-    handled = await service.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={"c": 1})
+    with counting_hops() as hops:
+        handled = await service.handle(
+            "t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={"c": 1}
+        )
+    assert hops[0] == 1
+    assert step_thread and step_thread[0] != threading.get_ident()  # on the database thread
     assert seen == [("result", ["assessment"])]
     assert handled.state == "result" and handled.outbox_ids
     assert not await in_transaction(database)
@@ -125,10 +139,8 @@ async def test_a_step_with_effects_still_commits_once_with_its_outbox(database: 
 
 
 async def test_failing_effects_undo_the_whole_step_and_the_update_can_be_retried(database: Database):
-    async def broken(
-        connection: aiosqlite.Connection, user_id: int, items: tuple[dict[str, Any], ...]
-    ) -> None:
-        await connection.execute("UPDATE users SET language = 'xx' WHERE id = ?", (user_id,))
+    def broken(raw: sqlite3.Connection, user_id: int, items: tuple[dict[str, Any], ...]) -> None:
+        raw.execute("UPDATE users SET language = 'xx' WHERE id = ?", (user_id,))
         raise RuntimeError("plan service failed")
 
     service = ConversationService(core().engine, database, effects=broken)
@@ -165,6 +177,50 @@ async def test_outbox_ids_follow_the_order_of_the_replies(database: Database):
     assert [row_id for row_id, _, _ in tail] == handled.outbox_ids
     assert [payload["text"] for _, payload, _ in tail] == [reply.text for reply in handled.replies]
     assert all(context == {"n": 2} for _, _, context in tail)
+
+
+async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database: Database):
+    """`PlanService.claim_due`: one hop per chunk of `limit` reminders, whatever each one needs."""
+    now = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
+    every_day = json.dumps(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+
+    def seed(raw: sqlite3.Connection) -> None:
+        for n, (kind, active, late_minutes) in enumerate(
+            [
+                ("session", 1, 0),
+                ("weekly_checkin", 1, 1),
+                ("session", 0, 2),
+                ("session", 1, 300),
+                ("session", 1, 3),
+            ],
+            start=1,
+        ):
+            raw.execute(
+                "INSERT INTO users (id, channel, external_id, active, created_at, updated_at) "
+                "VALUES (?, 't', ?, ?, '', '')",
+                (n, f"chat{n}", active),
+            )
+            due = (now - timedelta(minutes=late_minutes)).isoformat(timespec="seconds")
+            raw.execute(
+                "INSERT INTO reminders (user_id, kind, days, local_time, timezone, status, due_at, "
+                "created_at, updated_at) VALUES (?, ?, ?, '18:00', 'UTC', 'active', ?, '', '')",
+                (n, kind, every_day, due),
+            )
+
+    await database.write_sync(seed)
+    plan = PlanService(core().content, database, clock=StoppedClock(now))
+    with counting_hops() as hops:
+        chunks = [chunk async for chunk in plan.claim_due(limit=2)]
+    assert hops[0] == 3  # 5 due in chunks of 2: three transactions, one hop each
+    assert sorted(pair for chunk in chunks for pair in chunk) == [(1, "chat1"), (2, "chat2"), (5, "chat5")]
+    contexts = await scalar(database, "SELECT group_concat(DISTINCT context) FROM outbox")
+    assert json.loads(contexts) == {"standalone": True, "proactive": True}
+    assert await scalar(database, "SELECT status FROM reminders WHERE user_id = 3") == "paused"
+    assert await scalar(database, "SELECT outcome FROM sessions WHERE user_id = 4") == "missed"
+    assert not await in_transaction(database)
+    with counting_hops() as hops:
+        assert await plan.tick() == []  # each occurrence claimed once
+    assert hops[0] == 1
 
 
 # ------------------------------------------------------------ failures leave nothing open
@@ -231,26 +287,47 @@ async def test_a_full_database_fails_the_step_cleanly_and_the_next_one_works(dat
 
 
 async def test_a_caller_cancelled_mid_step_leaves_no_transaction_open(database: Database):
-    """The step's function runs to its end on the thread; what it left open is rolled back."""
+    """The step's function runs to its end on the thread and commits whole; nothing is left open."""
     started, release = threading.Event(), threading.Event()
 
-    def slow_unfinished(raw: sqlite3.Connection) -> Unfinished[None]:
+    def slow(raw: sqlite3.Connection) -> None:
         raw.execute(
             "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'x', '', '')"
         )
         started.set()
         release.wait(5)
+        raw.execute(
+            "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'y', '', '')"
+        )
 
-        async def rest(connection: aiosqlite.Connection) -> None:
-            raise AssertionError("never reached: the caller was cancelled")
-
-        return Unfinished(rest)
-
-    task = asyncio.create_task(database.write_sync(slow_unfinished))
+    task = asyncio.create_task(database.write_sync(slow))
     await asyncio.to_thread(started.wait, 5)
     task.cancel()
     release.set()
     with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not await in_transaction(database)
+    assert await scalar(database, "SELECT count(*) FROM users") == 2  # all of it, never half
+    service = ConversationService(core().engine, database)
+    assert (await service.handle("t", "u1", Start())).state == "consent"
+
+
+async def test_a_caller_cancelled_mid_step_that_then_fails_keeps_nothing(database: Database):
+    started, release = threading.Event(), threading.Event()
+
+    def slow_then_fail(raw: sqlite3.Connection) -> None:
+        raw.execute(
+            "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'x', '', '')"
+        )
+        started.set()
+        release.wait(5)
+        raise ValueError("failed after the caller left")
+
+    task = asyncio.create_task(database.write_sync(slow_then_fail))
+    await asyncio.to_thread(started.wait, 5)
+    task.cancel()
+    release.set()
+    with pytest.raises((asyncio.CancelledError, ValueError)):
         await task
     assert not await in_transaction(database)
     assert await scalar(database, "SELECT count(*) FROM users") == 0

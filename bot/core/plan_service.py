@@ -24,9 +24,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -49,7 +51,7 @@ from bot.core.routines import PersonalRoutine, personalise
 from bot.core.triage import TriageResult, triage
 from bot.storage import plan_repository as plans
 from bot.storage import repository
-from bot.storage.database import Database
+from bot.storage.database import Database, on_worker
 
 log = logging.getLogger("psoasbot.plan")
 
@@ -120,68 +122,62 @@ class PlanService:
 
     # ------------------------------------------------------------ effects of the set-up flow
 
-    async def apply_effects(
-        self, connection: aiosqlite.Connection, user_id: int, effects: tuple[dict[str, Any], ...]
+    def apply_effects(
+        self, raw: sqlite3.Connection, user_id: int, effects: tuple[dict[str, Any], ...]
     ) -> None:
-        """Called by the conversation service inside its transaction."""
+        """Called by the conversation service inside its transaction, on the database thread
+        (plain work on the raw connection: the step stays one hop)."""
         now = self.clock.now()
         for effect in effects:
             kind = effect["type"]
             if kind == "set_timezone":
-                await self._set_timezone(connection, user_id, str(effect["timezone"]), now)
+                self._set_timezone(raw, user_id, str(effect["timezone"]), now)
             elif kind == "save_reminders":
-                await self._save_reminders(connection, user_id, effect, now)
+                self._save_reminders(raw, user_id, effect, now)
             elif kind == "assessment":
-                await self._follow_assessment(connection, user_id, effect)
+                self._follow_assessment(raw, user_id, effect)
             elif kind == "change_reminder_time":
-                found = await plans.reminder(connection, user_id, int(effect["reminder_id"] or 0))
+                found = plans.reminder_sync(raw, user_id, int(effect["reminder_id"] or 0))
                 if found is not None:
                     moved = replace(found, local_time=str(effect["time"]))
-                    await plans.update_reminder(
-                        connection,
+                    plans.update_reminder_sync(
+                        raw,
                         found.id,
                         local_time=moved.local_time,
                         due_at=moved.next_due(now),
                         status="active",
                     )
 
-    async def _follow_assessment(
-        self, connection: aiosqlite.Connection, user_id: int, result: dict[str, Any]
-    ) -> None:
+    def _follow_assessment(self, raw: sqlite3.Connection, user_id: int, result: dict[str, Any]) -> None:
         """A new result changes an existing plan at once: never exercise reminders after an
         urgent or emergency result, never ball work after a new contraindication."""
-        plan = await plans.plan(connection, user_id)
+        plan = plans.plan_sync(raw, user_id)
         if plan is None:
             return
         if result["urgency"] in ("URGENT", "EMERGENCY"):
-            paused = await plans.pause_all(connection, user_id)
+            paused = plans.pause_all_sync(raw, user_id)
             log.info("reminders paused by a new result", extra={"user": user_id, "paused": paused})
             return
-        await plans.update_plan(
-            connection,
+        plans.update_plan_sync(
+            raw,
             user_id,
             routine=result.get("routine") or plan["routine"],
             ball_allowed=int(bool(result.get("ball_release_allowed"))),
             forbidden_tags=list(result.get("forbidden_tags", [])),
         )
 
-    async def _set_timezone(
-        self, connection: aiosqlite.Connection, user_id: int, zone: str, now: datetime
-    ) -> None:
+    def _set_timezone(self, raw: sqlite3.Connection, user_id: int, zone: str, now: datetime) -> None:
         """Keep every reminder's local time; only the UTC moment it maps to changes."""
-        await plans.set_user_timezone(connection, user_id, zone)
-        for item in await plans.reminders_of(connection, user_id, ("session", "weekly_checkin")):
+        plans.set_user_timezone_sync(raw, user_id, zone)
+        for item in plans.reminders_of_sync(raw, user_id, ("session", "weekly_checkin")):
             moved = replace(item, timezone=zone)
             due = moved.next_due(now) if item.status == "active" else None
-            await plans.update_reminder(connection, item.id, timezone=zone, due_at=due, clear_due=due is None)
+            plans.update_reminder_sync(raw, item.id, timezone=zone, due_at=due, clear_due=due is None)
 
-    async def _save_reminders(
-        self, connection: aiosqlite.Connection, user_id: int, effect: dict[str, Any], now: datetime
+    def _save_reminders(
+        self, raw: sqlite3.Connection, user_id: int, effect: dict[str, Any], now: datetime
     ) -> None:
-        async with connection.execute(
-            "SELECT result FROM conversations WHERE user_id = ?", (user_id,)
-        ) as cursor:
-            stored = await cursor.fetchone()
+        stored = raw.execute("SELECT result FROM conversations WHERE user_id = ?", (user_id,)).fetchone()
         latest = json.loads(stored[0]) if stored and stored[0] else {}
         if latest.get("urgency") not in ("SELF_CARE", "ROUTINE"):
             # Never exercise reminders for someone whose latest result says see a doctor now.
@@ -193,10 +189,10 @@ class PlanService:
         if not days or not zone:  # the flow never allows this; refuse rather than fail the step
             log.error("reminder set-up without days or zone ignored", extra={"user": user_id})
             return
-        for item in await plans.reminders_of(connection, user_id, ("session", "weekly_checkin")):
-            await plans.delete_reminder(connection, user_id, item.id)
+        for item in plans.reminders_of_sync(raw, user_id, ("session", "weekly_checkin")):
+            plans.delete_reminder_sync(raw, user_id, item.id)
         session = plans.Reminder(0, user_id, "session", days, time, zone, "active", None, None)
-        await plans.add_reminder(connection, user_id, "session", days, time, zone, session.next_due(now))
+        plans.add_reminder_sync(raw, user_id, "session", days, time, zone, session.next_due(now))
         schedule = self.rules.schedule
         weekly = plans.Reminder(
             0,
@@ -210,11 +206,11 @@ class PlanService:
             None,
         )
         first_weekly = weekly.next_due(now + timedelta(days=6))
-        await plans.add_reminder(
-            connection, user_id, "weekly_checkin", weekly.days, weekly.local_time, zone, first_weekly
+        plans.add_reminder_sync(
+            raw, user_id, "weekly_checkin", weekly.days, weekly.local_time, zone, first_weekly
         )
-        await plans.save_plan(
-            connection,
+        plans.save_plan_sync(
+            raw,
             user_id,
             routine=str(effect.get("routine") or latest.get("routine") or "desk-sitter"),
             baseline_pain=int(effect.get("baseline_pain") or 0),
@@ -240,40 +236,49 @@ class PlanService:
         large backlog leaves at once instead of after the whole backlog is claimed, and a
         large backlog never holds the write lock for long. Every due reminder that exists
         when the call starts is claimed before the iterator ends.
+
+        Each chunk is one plain function on the database thread (`Database.write_sync`):
+        one hand-off for the whole transaction instead of several per reminder, so the
+        writer lock is held for the SQL alone and the sender's writes get their turn.
         """
         now = self.clock.now()
         while True:
-            touched: dict[int, str] = {}
-            async with self.database.write() as connection:
-                batch = await plans.due(connection, now, limit)
-                for item in batch:
-                    if await self._fire(connection, item, now):
-                        touched[item.reminder.user_id] = item.external_id
+            touched, claimed = await self.database.write_sync(
+                partial(self._claim_chunk, now=now, limit=limit)
+            )
             if touched:
-                yield list(touched.items())
-            if len(batch) < limit:
+                yield touched
+            if claimed < limit:
                 return
 
-    async def _fire(self, connection: aiosqlite.Connection, item: plans.DueReminder, now: datetime) -> bool:
+    def _claim_chunk(
+        self, raw: sqlite3.Connection, *, now: datetime, limit: int
+    ) -> tuple[list[tuple[int, str]], int]:
+        """One chunk's transaction, on the database thread: its (user id, chat id) pairs to
+        flush and how many due reminders it took."""
+        touched: dict[int, str] = {}
+        batch = plans.due_sync(raw, now, limit)
+        for item in batch:
+            if self._fire_sync(raw, item, now):
+                touched[item.reminder.user_id] = item.external_id
+        return list(touched.items()), len(batch)
+
+    def _fire_sync(self, raw: sqlite3.Connection, item: plans.DueReminder, now: datetime) -> bool:
         reminder = item.reminder
         assert reminder.due_at is not None
         occurrence = reminder.due_at
         repeating = reminder.kind in ("session", "weekly_checkin")
         late = now - occurrence
         if repeating:
-            await plans.update_reminder(
-                connection, reminder.id, due_at=reminder.next_due(max(occurrence, now))
-            )
+            plans.update_reminder_sync(raw, reminder.id, due_at=reminder.next_due(max(occurrence, now)))
         else:
-            await plans.update_reminder(connection, reminder.id, status="finished", clear_due=True)
+            plans.update_reminder_sync(raw, reminder.id, status="finished", clear_due=True)
         if not item.active:
-            await plans.pause_all(connection, reminder.user_id)
+            plans.pause_all_sync(raw, reminder.user_id)
             return False
         if late > MISSED_GRACE:
             if reminder.kind == "session":
-                await plans.add_session(
-                    connection, reminder.user_id, reminder.id, occurrence, None, outcome="missed"
-                )
+                plans.add_session_sync(raw, reminder.user_id, reminder.id, occurrence, None, outcome="missed")
             log.info(
                 "reminder missed during downtime",
                 extra={"reminder": reminder.id, "late_s": int(late.total_seconds())},
@@ -281,30 +286,28 @@ class PlanService:
             return False
         batch = _Batch()
         if reminder.kind == "session":
-            plan = await plans.plan(connection, reminder.user_id)
+            plan = plans.plan_sync(raw, reminder.user_id)
             routine_id = plan["routine"] if plan else None
-            session_id = await plans.add_session(
-                connection, reminder.user_id, reminder.id, occurrence, routine_id
-            )
+            session_id = plans.add_session_sync(raw, reminder.user_id, reminder.id, occurrence, routine_id)
             if session_id is None:
                 return False
             batch.say(self._session_reply(session_id, plan), standalone=True, proactive=True)
         elif reminder.kind == "snooze":
             if reminder.ref_session is None:
                 return False
-            found = await plans.session(connection, reminder.user_id, reminder.ref_session)
+            found = plans.session_sync(raw, reminder.user_id, reminder.ref_session)
             if found is None or found["outcome"] != "snoozed":
                 return False
-            await plans.update_session(connection, reminder.ref_session, outcome="sent")
-            plan = await plans.plan(connection, reminder.user_id)
+            plans.update_session_sync(raw, reminder.ref_session, outcome="sent")
+            plan = plans.plan_sync(raw, reminder.user_id)
             batch.say(self._session_reply(reminder.ref_session, plan), standalone=True, proactive=True)
         else:
             kind = "weekly" if reminder.kind == "weekly_checkin" else "day_after"
-            checkin_id = await plans.add_checkin(connection, reminder.user_id, reminder.id, kind, occurrence)
+            checkin_id = plans.add_checkin_sync(raw, reminder.user_id, reminder.id, kind, occurrence)
             if checkin_id is None:
                 return False
             batch.say(self._checkin_question(checkin_id, "n"), standalone=True, proactive=True)
-        await self._write(connection, reminder.user_id, batch)
+        self._write_sync(raw, reminder.user_id, batch)
         return True
 
     # ------------------------------------------------------------ buttons
@@ -757,5 +760,12 @@ class PlanService:
         return Reply(ReplyKind.QUESTION, m.text("plan.checkin_which_flags"), buttons=tuple(rows))
 
     async def _write(self, connection: aiosqlite.Connection, user_id: int, batch: _Batch) -> None:
+        await on_worker(connection, partial(self._write_sync, user_id=user_id, batch=batch))
+
+    @staticmethod
+    def _write_sync(raw: sqlite3.Connection, user_id: int, batch: _Batch) -> None:
+        """The batch's replies into the outbox, one row each, in order."""
         for reply, context in batch.replies:
-            await repository.add_to_outbox(connection, user_id, [reply_to_dict(reply)], context)
+            repository.add_to_outbox_sync(
+                raw, user_id, [reply_to_dict(reply)], context, stamp=repository.now()
+            )

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
-
-import aiosqlite
 
 from bot.core.engine import ConversationEngine, Outcome, Snapshot
 from bot.core.events import Event
 from bot.core.replies import Reply, reply_to_dict
 from bot.storage import repository
-from bot.storage.database import Database, Unfinished, on_worker
+from bot.storage.database import Database
 
 log = logging.getLogger("psoasbot.conversation")
 
@@ -38,7 +36,11 @@ class Handled:
     outbox_ids: list[int] = field(default_factory=list)
 
 
-EffectsHandler = Callable[[aiosqlite.Connection, int, tuple[dict[str, Any], ...]], Awaitable[None]]
+EffectsHandler = Callable[[sqlite3.Connection, int, tuple[dict[str, Any], ...]], None]
+"""What a step's effects do (the plan service's `apply_effects`): plain work on the raw
+connection, called on the database thread inside the step's transaction, after the
+conversation is saved and before its replies are queued. An error in it undoes the whole
+step, the inbox key included, so a redelivered update is applied again, not skipped."""
 
 
 @dataclass(frozen=True)
@@ -83,9 +85,9 @@ class ConversationService:
         transaction, so a front that crashes before sending them can send them
         after a restart.
 
-        Load, engine step and save run as one plain function on the database's
-        thread (`Database.write_sync`): one hand-off per step instead of one per
-        statement. The engine is pure, so it runs there as well as anywhere.
+        Load, engine step, effects and save run as one plain function on the
+        database's thread (`Database.write_sync`): one hand-off per step instead of
+        one per statement. The engine is pure, so it runs there as well as anywhere.
         """
         request = _Input(channel, external_id, event, inbox_key, outbox_context)
         applied = await self.database.write_sync(partial(self._apply, request))
@@ -102,7 +104,7 @@ class ConversationService:
             )
         return handled
 
-    def _apply(self, request: _Input, raw: sqlite3.Connection) -> _Applied | Unfinished[_Applied]:
+    def _apply(self, request: _Input, raw: sqlite3.Connection) -> _Applied:
         """The step itself, on the database thread inside the transaction."""
         stamp = repository.now()
         user_id, before = repository.user_and_snapshot_sync(
@@ -115,11 +117,11 @@ class ConversationService:
         outcome = self.engine.step(before, request.event)
         after = self._record_check(raw, user_id, before, outcome, stamp)
         repository.save_snapshot_sync(raw, user_id, before, after, stamp=stamp)
-        done = partial(_applied, user_id, before, after, outcome)
         if outcome.effects and self.effects is not None:
-            # The effects handler is async (it takes an aiosqlite connection): finish on the loop.
-            return Unfinished(partial(self._finish_with_effects, request, user_id, outcome, stamp, done))
-        return done(_queue_replies(raw, user_id, outcome.replies, request.outbox_context, stamp))
+            self.effects(raw, user_id, outcome.effects)
+        outbox_ids = _queue_replies(raw, user_id, outcome.replies, request.outbox_context, stamp)
+        handled = Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
+        return _Applied(handled, before.state)
 
     def _record_check(
         self, raw: sqlite3.Connection, user_id: int, before: Snapshot, outcome: Outcome, stamp: str
@@ -140,27 +142,6 @@ class ConversationService:
             if after.check_id is not None:
                 repository.close_check_sync(raw, after.check_id, "completed", stamp=stamp)
         return after
-
-    async def _finish_with_effects(
-        self,
-        request: _Input,
-        user_id: int,
-        outcome: Outcome,
-        stamp: str,
-        done: Callable[[list[int]], _Applied],
-        connection: aiosqlite.Connection,
-    ) -> _Applied:
-        """The rest of a step with effects, still in its transaction: effects, then the outbox."""
-        assert self.effects is not None
-        await self.effects(connection, user_id, outcome.effects)
-        queue = partial(
-            _queue_replies,
-            user_id=user_id,
-            replies=outcome.replies,
-            context=request.outbox_context,
-            stamp=stamp,
-        )
-        return done(await on_worker(connection, queue))
 
     async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """Everything stored about a user, or None when nothing is."""
@@ -196,10 +177,3 @@ def _queue_replies(
         return []
     payloads = [reply_to_dict(reply) for reply in replies]
     return repository.add_to_outbox_sync(raw, user_id, payloads, context, stamp=stamp)
-
-
-def _applied(
-    user_id: int, before: Snapshot, after: Snapshot, outcome: Outcome, outbox_ids: list[int]
-) -> _Applied:
-    handled = Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
-    return _Applied(handled, before.state)

@@ -27,10 +27,9 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Generic, TypeVar, cast
+from typing import TypeVar, cast
 
 import aiosqlite
 
@@ -43,19 +42,6 @@ T = TypeVar("T")
 
 class DatabaseError(RuntimeError):
     """The database cannot be used; the message says why in plain words."""
-
-
-@dataclass(frozen=True)
-class Unfinished(Generic[T]):
-    """Returned by a `write_sync` function whose transaction needs async work before COMMIT.
-
-    `rest` runs on the event loop with the transaction still open, and its result
-    is what `write_sync` returns. For the rare step that must call async code
-    (the plan service's effects take an aiosqlite connection); every other step
-    commits in the same hop as its work.
-    """
-
-    rest: Callable[[aiosqlite.Connection], Awaitable[T]]
 
 
 async def on_worker(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -148,33 +134,28 @@ class Database:
                 await _roll_back(connection)
                 raise
 
-    async def write_sync(self, fn: Callable[[sqlite3.Connection], T | Unfinished[T]]) -> T:
+    async def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """One write transaction whose work is the plain function `fn`, in one hop.
 
         BEGIN IMMEDIATE, `fn(raw connection)` and COMMIT run together on
         aiosqlite's thread, so a whole step costs one hand-off instead of one per
         statement (see `on_worker`). Failures are handled as in `write`: any
         error rolls back (unless SQLite already did) and is raised unchanged.
-        When `fn` returns `Unfinished`, the transaction stays open for its async
-        `rest`, and COMMIT follows in one more hop.
 
         If the caller is cancelled mid-hop, `fn` still runs to its end on the
-        thread (whatever it commits stays committed, as with a cancel during
-        COMMIT in `write`), and the rollback queued behind it closes anything
-        it left open, before the writer lock is let go.
+        thread and the hop commits it whole or rolls it back (as with a cancel
+        during COMMIT in `write`, what commits stays committed); the rollback
+        queued behind it, before the writer lock is let go, is a safety net that
+        finds nothing open. `fn` must therefore be all of the transaction's work:
+        async code cannot run inside it (see `on_worker`).
         """
         async with self._lock:
             connection = self.connection
             try:
-                result = await on_worker(connection, partial(_begin_and_run, fn))
-                if not isinstance(result, Unfinished):
-                    return result
-                value = await result.rest(connection)
-                await connection.execute("COMMIT")
+                return await on_worker(connection, partial(_begin_and_run, fn))
             except BaseException:
                 await _roll_back(connection)
                 raise
-            return value
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -209,15 +190,12 @@ class Database:
             await connection.execute("COMMIT")
 
 
-def _begin_and_run(
-    fn: Callable[[sqlite3.Connection], T | Unfinished[T]], raw: sqlite3.Connection
-) -> T | Unfinished[T]:
-    """`write_sync`'s hop: BEGIN IMMEDIATE, the work, and COMMIT unless the work is unfinished."""
+def _begin_and_run(fn: Callable[[sqlite3.Connection], T], raw: sqlite3.Connection) -> T:
+    """`write_sync`'s hop: BEGIN IMMEDIATE, the work, and COMMIT."""
     raw.execute("BEGIN IMMEDIATE")
     try:
         result = fn(raw)
-        if not isinstance(result, Unfinished):
-            raw.execute("COMMIT")
+        raw.execute("COMMIT")
     except BaseException:
         _roll_back_now(raw)
         raise

@@ -4,19 +4,32 @@ Times are stored in UTC (ISO 8601); each reminder keeps its local wall time and
 IANA zone, and `due_at` is always derived from them, so a daylight-saving change
 moves nothing the user did not ask for. Like repository.py, every function runs
 inside the caller's transaction.
+
+Each function's SQL is written once, as a plain function of the raw sqlite3
+connection (`<name>_sync`), for work that runs whole on aiosqlite's thread
+(`Database.write_sync`: the scheduler claims a chunk of reminders in one hop, and
+a conversation step's effects run inside the step). The async name beside it is
+the same function for code holding an aiosqlite connection: one hand-off each
+(`on_worker`).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import aiosqlite
 
 from bot.core.clock import LocalTime, next_occurrence
+from bot.storage.database import on_worker
 from bot.storage.repository import now as now_text
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def iso(moment: datetime) -> str:
@@ -71,8 +84,21 @@ def _reminder(row: Any) -> Reminder:
     )
 
 
-async def add_reminder(
-    connection: aiosqlite.Connection,
+def _on_worker(
+    fn: Callable[Concatenate[sqlite3.Connection, P], R],
+) -> Callable[Concatenate[aiosqlite.Connection, P], Coroutine[Any, Any, R]]:
+    """`fn` for a caller holding an aiosqlite connection: the whole of `fn` in one hand-off."""
+
+    async def on_connection(connection: aiosqlite.Connection, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await on_worker(connection, lambda raw: fn(raw, *args, **kwargs))
+
+    on_connection.__name__ = on_connection.__qualname__ = fn.__name__.removesuffix("_sync")
+    on_connection.__doc__ = fn.__doc__
+    return on_connection
+
+
+def add_reminder_sync(
+    raw: sqlite3.Connection,
     user_id: int,
     kind: str,
     days: tuple[str, ...],
@@ -82,7 +108,7 @@ async def add_reminder(
     ref_session: int | None = None,
 ) -> int:
     stamp = now_text()
-    cursor = await connection.execute(
+    cursor = raw.execute(
         "INSERT INTO reminders (user_id, kind, days, local_time, timezone, status, due_at, ref_session, "
         "created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
         (user_id, kind, json.dumps(list(days)), local_time, timezone, iso(due_at), ref_session, stamp, stamp),
@@ -91,28 +117,24 @@ async def add_reminder(
     return cursor.lastrowid
 
 
-async def reminders_of(
-    connection: aiosqlite.Connection, user_id: int, kinds: tuple[str, ...] = ()
-) -> list[Reminder]:
+def reminders_of_sync(raw: sqlite3.Connection, user_id: int, kinds: tuple[str, ...] = ()) -> list[Reminder]:
     sql = f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE user_id = ? AND status != 'finished'"
     params: list[Any] = [user_id]
     if kinds:
         sql += f" AND kind IN ({','.join('?' for _ in kinds)})"
         params.extend(kinds)
-    async with connection.execute(sql + " ORDER BY id", params) as cursor:
-        return [_reminder(row) async for row in cursor]
+    return [_reminder(row) for row in raw.execute(sql + " ORDER BY id", params)]
 
 
-async def reminder(connection: aiosqlite.Connection, user_id: int, reminder_id: int) -> Reminder | None:
-    async with connection.execute(
+def reminder_sync(raw: sqlite3.Connection, user_id: int, reminder_id: int) -> Reminder | None:
+    row = raw.execute(
         f"SELECT {_REMINDER_COLUMNS} FROM reminders WHERE id = ? AND user_id = ?", (reminder_id, user_id)
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     return _reminder(row) if row else None
 
 
-async def update_reminder(
-    connection: aiosqlite.Connection,
+def update_reminder_sync(
+    raw: sqlite3.Connection,
     reminder_id: int,
     *,
     status: str | None = None,
@@ -140,47 +162,43 @@ async def update_reminder(
         sets.append("days = ?")
         params.append(json.dumps(list(days)))
     params.append(reminder_id)
-    await connection.execute(f"UPDATE reminders SET {', '.join(sets)} WHERE id = ?", params)
+    raw.execute(f"UPDATE reminders SET {', '.join(sets)} WHERE id = ?", params)
 
 
-async def delete_reminder(connection: aiosqlite.Connection, user_id: int, reminder_id: int) -> bool:
-    cursor = await connection.execute(
-        "DELETE FROM reminders WHERE id = ? AND user_id = ?", (reminder_id, user_id)
-    )
+def delete_reminder_sync(raw: sqlite3.Connection, user_id: int, reminder_id: int) -> bool:
+    cursor = raw.execute("DELETE FROM reminders WHERE id = ? AND user_id = ?", (reminder_id, user_id))
     return cursor.rowcount == 1
 
 
-async def pause_all(connection: aiosqlite.Connection, user_id: int) -> int:
-    cursor = await connection.execute(
+def pause_all_sync(raw: sqlite3.Connection, user_id: int) -> int:
+    cursor = raw.execute(
         "UPDATE reminders SET status = 'paused', due_at = NULL, updated_at = ? WHERE user_id = ? AND status = 'active'",
         (now_text(), user_id),
     )
     return cursor.rowcount
 
 
-async def due(connection: aiosqlite.Connection, moment: datetime, limit: int) -> list[DueReminder]:
-    async with connection.execute(
-        f"SELECT {', '.join('r.' + c for c in _REMINDER_COLUMNS.split(', '))}, u.external_id, u.channel, u.active "
-        "FROM reminders r JOIN users u ON u.id = r.user_id "
-        "WHERE r.status = 'active' AND r.due_at <= ? ORDER BY r.due_at LIMIT ?",
-        (iso(moment), limit),
-    ) as cursor:
-        return [
-            DueReminder(_reminder(row[:9]), str(row[9]), str(row[10]), bool(row[11])) async for row in cursor
-        ]
+def due_sync(raw: sqlite3.Connection, moment: datetime, limit: int) -> list[DueReminder]:
+    return [
+        DueReminder(_reminder(row[:9]), str(row[9]), str(row[10]), bool(row[11]))
+        for row in raw.execute(
+            f"SELECT {', '.join('r.' + c for c in _REMINDER_COLUMNS.split(', '))}, u.external_id, u.channel, u.active "
+            "FROM reminders r JOIN users u ON u.id = r.user_id "
+            "WHERE r.status = 'active' AND r.due_at <= ? ORDER BY r.due_at LIMIT ?",
+            (iso(moment), limit),
+        )
+    ]
 
 
-async def set_user_timezone(connection: aiosqlite.Connection, user_id: int, zone: str) -> None:
-    await connection.execute(
-        "UPDATE users SET timezone = ?, updated_at = ? WHERE id = ?", (zone, now_text(), user_id)
-    )
+def set_user_timezone_sync(raw: sqlite3.Connection, user_id: int, zone: str) -> None:
+    raw.execute("UPDATE users SET timezone = ?, updated_at = ? WHERE id = ?", (zone, now_text(), user_id))
 
 
 # ------------------------------------------------------------------ sessions
 
 
-async def add_session(
-    connection: aiosqlite.Connection,
+def add_session_sync(
+    raw: sqlite3.Connection,
     user_id: int,
     reminder_id: int,
     occurrence: datetime,
@@ -189,7 +207,7 @@ async def add_session(
 ) -> int | None:
     """Record one occurrence; None when it was recorded before (never send it twice)."""
     stamp = now_text()
-    cursor = await connection.execute(
+    cursor = raw.execute(
         "INSERT OR IGNORE INTO sessions (user_id, reminder_id, occurrence, routine, outcome, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         (user_id, reminder_id, iso(occurrence), routine, outcome, stamp, stamp),
@@ -197,58 +215,55 @@ async def add_session(
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
-async def session(connection: aiosqlite.Connection, user_id: int, session_id: int) -> dict[str, Any] | None:
-    async with connection.execute(
+def session_sync(raw: sqlite3.Connection, user_id: int, session_id: int) -> dict[str, Any] | None:
+    row = raw.execute(
         "SELECT id, outcome, routine, hurt_area, hurt_pain, hurt_settled, occurrence FROM sessions "
         "WHERE id = ? AND user_id = ?",
         (session_id, user_id),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     if row is None:
         return None
     keys = ("id", "outcome", "routine", "hurt_area", "hurt_pain", "hurt_settled", "occurrence")
     return dict(zip(keys, row, strict=True))
 
 
-async def update_session(connection: aiosqlite.Connection, session_id: int, **fields: Any) -> None:
+def update_session_sync(raw: sqlite3.Connection, /, session_id: int, **fields: Any) -> None:
     names = sorted(fields)
     assignments = ", ".join(f"{name} = ?" for name in names)
-    await connection.execute(
+    raw.execute(
         f"UPDATE sessions SET {assignments}, updated_at = ? WHERE id = ?",
         (*(fields[name] for name in names), now_text(), session_id),
     )
 
 
-async def unsettled_hurt(connection: aiosqlite.Connection, user_id: int) -> int | None:
+def unsettled_hurt_sync(raw: sqlite3.Connection, user_id: int) -> int | None:
     """The latest session that hurt and had not settled, still waiting for the next-morning answer."""
-    async with connection.execute(
+    row = raw.execute(
         "SELECT id FROM sessions WHERE user_id = ? AND outcome = 'hurt' AND hurt_settled = 0 "
         "AND settled_next_morning IS NULL ORDER BY occurrence DESC LIMIT 1",
         (user_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     return int(row[0]) if row else None
 
 
 # ------------------------------------------------------------------ check-ins
 
 
-async def add_checkin(
-    connection: aiosqlite.Connection, user_id: int, reminder_id: int, kind: str, occurrence: datetime
+def add_checkin_sync(
+    raw: sqlite3.Connection, user_id: int, reminder_id: int, kind: str, occurrence: datetime
 ) -> int | None:
-    cursor = await connection.execute(
+    cursor = raw.execute(
         "INSERT OR IGNORE INTO checkins (user_id, reminder_id, kind, occurrence, created_at) VALUES (?, ?, ?, ?, ?)",
         (user_id, reminder_id, kind, iso(occurrence), now_text()),
     )
     return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
-async def checkin(connection: aiosqlite.Connection, user_id: int, checkin_id: int) -> dict[str, Any] | None:
-    async with connection.execute(
+def checkin_sync(raw: sqlite3.Connection, user_id: int, checkin_id: int) -> dict[str, Any] | None:
+    row = raw.execute(
         "SELECT id, kind, pain_now, pain_worst, settled, new_flags, answered_at FROM checkins WHERE id = ? AND user_id = ?",
         (checkin_id, user_id),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     if row is None:
         return None
     keys = ("id", "kind", "pain_now", "pain_worst", "settled", "new_flags", "answered_at")
@@ -257,29 +272,31 @@ async def checkin(connection: aiosqlite.Connection, user_id: int, checkin_id: in
     return found
 
 
-async def update_checkin(connection: aiosqlite.Connection, checkin_id: int, **fields: Any) -> None:
+def update_checkin_sync(raw: sqlite3.Connection, /, checkin_id: int, **fields: Any) -> None:
     if "new_flags" in fields and fields["new_flags"] is not None:
         fields["new_flags"] = json.dumps(fields["new_flags"])
     names = sorted(fields)
-    await connection.execute(
+    raw.execute(
         f"UPDATE checkins SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?",
         (*(fields[name] for name in names), checkin_id),
     )
 
 
-async def pending_day_after(connection: aiosqlite.Connection, user_id: int) -> bool:
-    async with connection.execute(
-        "SELECT 1 FROM reminders WHERE user_id = ? AND kind = 'day_after_checkin' AND status = 'active'",
-        (user_id,),
-    ) as cursor:
-        return await cursor.fetchone() is not None
+def pending_day_after_sync(raw: sqlite3.Connection, user_id: int) -> bool:
+    return (
+        raw.execute(
+            "SELECT 1 FROM reminders WHERE user_id = ? AND kind = 'day_after_checkin' AND status = 'active'",
+            (user_id,),
+        ).fetchone()
+        is not None
+    )
 
 
 # ------------------------------------------------------------------ plans and history
 
 
-async def save_plan(
-    connection: aiosqlite.Connection,
+def save_plan_sync(
+    raw: sqlite3.Connection,
     user_id: int,
     routine: str,
     baseline_pain: int,
@@ -287,7 +304,7 @@ async def save_plan(
     ball_allowed: bool,
     forbidden_tags: list[str],
 ) -> None:
-    await connection.execute(
+    raw.execute(
         "INSERT INTO plans (user_id, routine, baseline_pain, started_at, level, ball_allowed, forbidden_tags, updated_at) "
         "VALUES (?, ?, ?, ?, 'standard', ?, ?, ?) ON CONFLICT (user_id) DO UPDATE SET routine = excluded.routine, "
         "baseline_pain = excluded.baseline_pain, started_at = excluded.started_at, level = 'standard', "
@@ -305,13 +322,12 @@ async def save_plan(
     )
 
 
-async def plan(connection: aiosqlite.Connection, user_id: int) -> dict[str, Any] | None:
-    async with connection.execute(
+def plan_sync(raw: sqlite3.Connection, user_id: int) -> dict[str, Any] | None:
+    row = raw.execute(
         "SELECT routine, baseline_pain, started_at, level, ball_allowed, forbidden_tags, last_decision "
         "FROM plans WHERE user_id = ?",
         (user_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    ).fetchone()
     if row is None:
         return None
     routine, baseline, started, level, ball, forbidden, decision = row
@@ -326,47 +342,71 @@ async def plan(connection: aiosqlite.Connection, user_id: int) -> dict[str, Any]
     }
 
 
-async def update_plan(connection: aiosqlite.Connection, user_id: int, **fields: Any) -> None:
+def update_plan_sync(raw: sqlite3.Connection, /, user_id: int, **fields: Any) -> None:
     if "forbidden_tags" in fields:
         fields["forbidden_tags"] = json.dumps(fields["forbidden_tags"])
     names = sorted(fields)
-    await connection.execute(
+    raw.execute(
         f"UPDATE plans SET {', '.join(f'{name} = ?' for name in names)}, updated_at = ? WHERE user_id = ?",
         (*(fields[name] for name in names), now_text(), user_id),
     )
 
 
-async def answered_checkins(connection: aiosqlite.Connection, user_id: int) -> list[dict[str, Any]]:
-    async with connection.execute(
-        "SELECT occurrence, pain_now, pain_worst FROM checkins WHERE user_id = ? AND answered_at IS NOT NULL "
-        "AND pain_now IS NOT NULL ORDER BY occurrence",
-        (user_id,),
-    ) as cursor:
-        return [
-            {"at": parse_time(at), "pain_now": int(now_), "pain_worst": None if worst is None else int(worst)}
-            async for at, now_, worst in cursor
-        ]
+def answered_checkins_sync(raw: sqlite3.Connection, user_id: int) -> list[dict[str, Any]]:
+    return [
+        {"at": parse_time(at), "pain_now": int(now_), "pain_worst": None if worst is None else int(worst)}
+        for at, now_, worst in raw.execute(
+            "SELECT occurrence, pain_now, pain_worst FROM checkins WHERE user_id = ? AND answered_at IS NOT NULL "
+            "AND pain_now IS NOT NULL ORDER BY occurrence",
+            (user_id,),
+        )
+    ]
 
 
-async def sessions_of(connection: aiosqlite.Connection, user_id: int) -> list[dict[str, Any]]:
-    async with connection.execute(
-        "SELECT occurrence, outcome, hurt_pain, hurt_settled, settled_next_morning FROM sessions "
-        "WHERE user_id = ? ORDER BY occurrence",
-        (user_id,),
-    ) as cursor:
-        return [
-            {
-                "at": parse_time(at),
-                "outcome": outcome,
-                "hurt_pain": hurt_pain,
-                "hurt_settled": None if settled is None else bool(settled),
-                "settled_next_morning": None if morning is None else bool(morning),
-            }
-            async for at, outcome, hurt_pain, settled, morning in cursor
-        ]
+def sessions_of_sync(raw: sqlite3.Connection, user_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "at": parse_time(at),
+            "outcome": outcome,
+            "hurt_pain": hurt_pain,
+            "hurt_settled": None if settled is None else bool(settled),
+            "settled_next_morning": None if morning is None else bool(morning),
+        }
+        for at, outcome, hurt_pain, settled, morning in raw.execute(
+            "SELECT occurrence, outcome, hurt_pain, hurt_settled, settled_next_morning FROM sessions "
+            "WHERE user_id = ? ORDER BY occurrence",
+            (user_id,),
+        )
+    ]
 
 
-async def user_timezone(connection: aiosqlite.Connection, user_id: int) -> str | None:
-    async with connection.execute("SELECT timezone FROM users WHERE id = ?", (user_id,)) as cursor:
-        row = await cursor.fetchone()
+def user_timezone_sync(raw: sqlite3.Connection, user_id: int) -> str | None:
+    row = raw.execute("SELECT timezone FROM users WHERE id = ?", (user_id,)).fetchone()
     return str(row[0]) if row and row[0] else None
+
+
+# ------------------------------------------------------------------ the same, for an aiosqlite connection
+# (one hand-off each; the SQL is the `_sync` function's)
+
+add_reminder = _on_worker(add_reminder_sync)
+reminders_of = _on_worker(reminders_of_sync)
+reminder = _on_worker(reminder_sync)
+update_reminder = _on_worker(update_reminder_sync)
+delete_reminder = _on_worker(delete_reminder_sync)
+pause_all = _on_worker(pause_all_sync)
+due = _on_worker(due_sync)
+set_user_timezone = _on_worker(set_user_timezone_sync)
+add_session = _on_worker(add_session_sync)
+session = _on_worker(session_sync)
+update_session = _on_worker(update_session_sync)
+unsettled_hurt = _on_worker(unsettled_hurt_sync)
+add_checkin = _on_worker(add_checkin_sync)
+checkin = _on_worker(checkin_sync)
+update_checkin = _on_worker(update_checkin_sync)
+pending_day_after = _on_worker(pending_day_after_sync)
+save_plan = _on_worker(save_plan_sync)
+plan = _on_worker(plan_sync)
+update_plan = _on_worker(update_plan_sync)
+answered_checkins = _on_worker(answered_checkins_sync)
+sessions_of = _on_worker(sessions_of_sync)
+user_timezone = _on_worker(user_timezone_sync)
