@@ -47,7 +47,7 @@ from tests.standin import BotApiStandIn, Call, SentMessage
 from tests.support import ROOT
 from tests.telegram_support import TOKEN, TYPICAL_TAPS, WAIT, BotProcess, TelegramUser, new_standin
 
-pytestmark = pytest.mark.faults  # `make test-faults`; kills and restarts real processes
+pytestmark = pytest.mark.faults  # part of `make test`; `make test-faults` runs only these
 
 SLOW = 25.0  # generous ceiling for one outcome while the bot is being killed and restarted
 REMINDER = "Time for your routine"
