@@ -85,6 +85,11 @@ async def test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_a
 
     await next_reminder(28)  # Saturday, CET: 06:30 UTC
     assert rows(bot.db, "SELECT occurrence FROM sessions")[-1][0].startswith("2026-03-28T06:30")
+    card = reminder_messages(standin, user.chat_id)[-1]
+    assert "Safety notes:" in (card.text or "") and "You should feel:" not in (card.text or "")
+    steps = await user.tap("📖 Show the steps", "You should feel:")  # the how-to, as new messages
+    assert steps.message_id != card.message_id and not steps.buttons
+    assert user.live_question().message_id == card.message_id  # the card keeps its buttons
     await user.tap("✓ Done", "Well done")
     # The next-morning check-in (09:00 Berlin) comes before the next routine reminder? No: 07:30 first.
     await next_reminder(29)  # Sunday, CEST from 02:00: 05:30 UTC
