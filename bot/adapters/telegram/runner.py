@@ -19,7 +19,9 @@ import hmac
 import logging
 import os
 import signal
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -37,9 +39,11 @@ from bot.core.plan_service import FileClock, PlanService, SystemClock
 from bot.core.service import ConversationService
 from bot.reports.service import ReportMaker
 from bot.storage.database import Database
+from bot.storage.retention import prune
 
 log = logging.getLogger("psoasbot.telegram.runner")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PRUNE_EVERY_SECONDS = 3600.0
 SCHEDULER_CONCURRENCY = 64
 """Users whose reminders are sent at once; BroadcastLimiter still caps the overall rate."""
 
@@ -247,6 +251,7 @@ async def run_scheduler(
 ) -> None:
     """Every tick: claim due reminders into the outbox, send them, and sweep any
     outbox rows left behind (by a crash, or by another process whose lease ran out).
+    Once an hour (and at start-up), old transport bookkeeping is pruned.
 
     Claiming and sending overlap: a chunk of `chunk` reminders (about one second's
     worth at the broadcast rate) is claimed, its sends start, and the next chunk is
@@ -261,9 +266,14 @@ async def run_scheduler(
         async with sending:
             await deliverer.flush(user_id, int(chat_id))
 
+    next_prune = 0.0
     while not stop.is_set():
         pending: set[asyncio.Future[None]] = set()
         try:
+            if time.monotonic() >= next_prune:  # hourly: see bot/storage/retention.py
+                next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                # Real time, not the plan's clock: the rows are stamped with real time.
+                await prune(plan.database, datetime.now(UTC))
             async with contextlib.aclosing(plan.claim_due(chunk)) as claims:
                 async for touched in claims:
                     pending.update(asyncio.ensure_future(send(user, chat)) for user, chat in touched)
