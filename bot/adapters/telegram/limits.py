@@ -51,12 +51,7 @@ JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
 class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
     """Paces calls marked with `rate_limit_args=BROADCAST`; lets every other call through."""
 
-    def __init__(
-        self,
-        per_second: float = 30.0,
-        per_chat_seconds: float = 1.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, per_second: float = 30.0, per_chat_seconds: float = 1.0) -> None:
         if per_second <= 0:
             raise ValueError("per_second must be positive")
         self.window = 1.0
@@ -64,7 +59,7 @@ class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
         if per_second < 1:  # e.g. 0.5/s: one send per two seconds
             self.window = 1.0 / per_second
         self.per_chat_seconds = per_chat_seconds
-        self._clock = clock
+        self._clock = time.monotonic
         self._finished: deque[float] = deque()
         self._in_flight = 0
         self._next_start = 0.0
