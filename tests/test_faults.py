@@ -763,7 +763,7 @@ async def test_sigkill_at_random_moments_under_load_loses_nothing_and_repeats_no
 async def test_a_reply_held_by_a_killed_bot_is_not_shown_after_newer_ones(standin, bots):
     """The bot dies after Telegram applied an edit (the next question) but before the outbox
     row was marked sent: the documented window, so that one reply is sent again. The row is
-    leased by the dead process; newer replies wait behind it (`repository.lease_unsent` stops
+    leased by the dead process; newer replies wait behind it (`repository.lease_unsent_sync` stops
     at a held row), so after the lease runs out the held reply goes first and the answer to
     the person's next tap comes after it: an answered question never comes back over the
     live one.

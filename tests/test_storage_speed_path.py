@@ -19,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -171,8 +172,9 @@ async def test_outbox_ids_follow_the_order_of_the_replies(database: Database):
     await service.handle("t", "u1", NewCheck(), outbox_context={"n": 1})
     handled = await service.handle("t", "u1", Help(), outbox_context={"n": 2})  # a note, then the question
     assert len(handled.outbox_ids) == len(handled.replies) > 1
-    async with database.read() as connection:
-        stored = await repository.lease_unsent(connection, handled.user_id, 60)
+    stored, _ = await database.write_sync(
+        partial(repository.lease_unsent_sync, user_id=handled.user_id, lease_seconds=60)
+    )
     tail = stored[-len(handled.replies) :]
     assert [row_id for row_id, _, _ in tail] == handled.outbox_ids
     assert [payload["text"] for _, payload, _ in tail] == [reply.text for reply in handled.replies]

@@ -25,11 +25,11 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import aiosqlite
 
@@ -38,6 +38,7 @@ from bot.storage.migrations import MIGRATIONS
 BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class DatabaseError(RuntimeError):
@@ -61,6 +62,21 @@ async def on_worker(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Conn
     """
     execute = cast(Callable[..., Awaitable[T]], connection._execute)
     return await execute(lambda: fn(connection._conn))
+
+
+def on_connection(
+    fn: Callable[Concatenate[sqlite3.Connection, P], T],
+) -> Callable[Concatenate[aiosqlite.Connection, P], Coroutine[Any, Any, T]]:
+    """`fn(raw, ...)` for a caller holding an aiosqlite connection: the whole of `fn` in one
+    hand-off (`on_worker`). The repositories write each query once, as a plain function of
+    the raw connection, and name the awaitable form with this."""
+
+    async def on_aiosqlite(connection: aiosqlite.Connection, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await on_worker(connection, lambda raw: fn(raw, *args, **kwargs))
+
+    on_aiosqlite.__name__ = on_aiosqlite.__qualname__ = fn.__name__.removesuffix("_sync")
+    on_aiosqlite.__doc__ = fn.__doc__
+    return on_aiosqlite
 
 
 class Database:

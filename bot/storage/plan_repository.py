@@ -10,26 +10,21 @@ connection (`<name>_sync`), for work that runs whole on aiosqlite's thread
 (`Database.write_sync`: the scheduler claims a chunk of reminders in one hop, and
 a conversation step's effects run inside the step). The async name beside it is
 the same function for code holding an aiosqlite connection: one hand-off each
-(`on_worker`).
+(`on_connection`). The scheduler and the effects use only the plain functions, so
+those have no awaitable form.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
-
-import aiosqlite
+from typing import Any
 
 from bot.core.clock import LocalTime, next_occurrence
-from bot.storage.database import on_worker
+from bot.storage.database import on_connection
 from bot.storage.repository import now as now_text
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def iso(moment: datetime) -> str:
@@ -82,19 +77,6 @@ def _reminder(row: Any) -> Reminder:
         due_at=parse_time(due_at) if due_at else None,
         ref_session=ref_session,
     )
-
-
-def _on_worker(
-    fn: Callable[Concatenate[sqlite3.Connection, P], R],
-) -> Callable[Concatenate[aiosqlite.Connection, P], Coroutine[Any, Any, R]]:
-    """`fn` for a caller holding an aiosqlite connection: the whole of `fn` in one hand-off."""
-
-    async def on_connection(connection: aiosqlite.Connection, /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return await on_worker(connection, lambda raw: fn(raw, *args, **kwargs))
-
-    on_connection.__name__ = on_connection.__qualname__ = fn.__name__.removesuffix("_sync")
-    on_connection.__doc__ = fn.__doc__
-    return on_connection
 
 
 def add_reminder_sync(
@@ -388,25 +370,20 @@ def user_timezone_sync(raw: sqlite3.Connection, user_id: int) -> str | None:
 # ------------------------------------------------------------------ the same, for an aiosqlite connection
 # (one hand-off each; the SQL is the `_sync` function's)
 
-add_reminder = _on_worker(add_reminder_sync)
-reminders_of = _on_worker(reminders_of_sync)
-reminder = _on_worker(reminder_sync)
-update_reminder = _on_worker(update_reminder_sync)
-delete_reminder = _on_worker(delete_reminder_sync)
-pause_all = _on_worker(pause_all_sync)
-due = _on_worker(due_sync)
-set_user_timezone = _on_worker(set_user_timezone_sync)
-add_session = _on_worker(add_session_sync)
-session = _on_worker(session_sync)
-update_session = _on_worker(update_session_sync)
-unsettled_hurt = _on_worker(unsettled_hurt_sync)
-add_checkin = _on_worker(add_checkin_sync)
-checkin = _on_worker(checkin_sync)
-update_checkin = _on_worker(update_checkin_sync)
-pending_day_after = _on_worker(pending_day_after_sync)
-save_plan = _on_worker(save_plan_sync)
-plan = _on_worker(plan_sync)
-update_plan = _on_worker(update_plan_sync)
-answered_checkins = _on_worker(answered_checkins_sync)
-sessions_of = _on_worker(sessions_of_sync)
-user_timezone = _on_worker(user_timezone_sync)
+add_reminder = on_connection(add_reminder_sync)
+reminders_of = on_connection(reminders_of_sync)
+reminder = on_connection(reminder_sync)
+update_reminder = on_connection(update_reminder_sync)
+delete_reminder = on_connection(delete_reminder_sync)
+pause_all = on_connection(pause_all_sync)
+session = on_connection(session_sync)
+update_session = on_connection(update_session_sync)
+unsettled_hurt = on_connection(unsettled_hurt_sync)
+checkin = on_connection(checkin_sync)
+update_checkin = on_connection(update_checkin_sync)
+pending_day_after = on_connection(pending_day_after_sync)
+plan = on_connection(plan_sync)
+update_plan = on_connection(update_plan_sync)
+answered_checkins = on_connection(answered_checkins_sync)
+sessions_of = on_connection(sessions_of_sync)
+user_timezone = on_connection(user_timezone_sync)

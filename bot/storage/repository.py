@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import aiosqlite
 
 from bot.core.engine import Snapshot
 from bot.core.triage import TriageResult
-from bot.storage.database import on_worker
+from bot.storage.database import on_connection
 
 
 def now() -> str:
@@ -31,7 +30,7 @@ def now() -> str:
 # A step's reads and writes are plain functions of the raw sqlite3 connection, run
 # together on aiosqlite's thread by `Database.write_sync` (one hand-off per step, not
 # one per statement). The async functions other code calls wrap the same functions
-# with `on_worker`, so each statement's SQL is written once. `stamp` is the step's
+# with `on_connection`, so each statement's SQL is written once. `stamp` is the step's
 # time (`now()`), taken once for all of its rows.
 
 _FIND_USER = "SELECT id FROM users WHERE channel = ? AND external_id = ?"
@@ -231,27 +230,9 @@ def add_to_outbox_sync(
 
 # The same, for code that holds an aiosqlite connection (one hand-off each).
 
-
-async def find_user(connection: aiosqlite.Connection, channel: str, external_id: str) -> int | None:
-    return await on_worker(connection, partial(find_user_sync, channel=channel, external_id=external_id))
-
-
-async def user_id_for(connection: aiosqlite.Connection, channel: str, external_id: str) -> int:
-    """The user's id, creating the user on first contact."""
-    return await on_worker(connection, partial(user_id_for_sync, channel=channel, external_id=external_id))
-
-
-async def load_snapshot(connection: aiosqlite.Connection, user_id: int) -> Snapshot:
-    return await on_worker(connection, partial(load_snapshot_sync, user_id=user_id))
-
-
-async def add_to_outbox(
-    connection: aiosqlite.Connection, user_id: int, payloads: list[dict[str, Any]], context: dict[str, Any]
-) -> list[int]:
-    return await on_worker(
-        connection,
-        partial(add_to_outbox_sync, user_id=user_id, payloads=payloads, context=context, stamp=now()),
-    )
+find_user = on_connection(find_user_sync)
+user_id_for = on_connection(user_id_for_sync)
+load_snapshot = on_connection(load_snapshot_sync)
 
 
 async def assessments_of(connection: aiosqlite.Connection, user_id: int) -> list[dict[str, Any]]:
@@ -306,14 +287,6 @@ def lease_unsent_sync(
         "SELECT question_message_id FROM transport_state WHERE user_id = ?", (user_id,)
     ).fetchone()
     return rows, (int(found[0]) if found and found[0] is not None else None)
-
-
-async def lease_unsent(
-    connection: aiosqlite.Connection, user_id: int, lease_seconds: float
-) -> list[tuple[int, dict[str, Any], dict[str, Any]]]:
-    """`lease_unsent_sync` for a caller inside `Database.write` (its rows only)."""
-    rows, _ = await on_worker(connection, partial(lease_unsent_sync, user_id=user_id, lease_seconds=lease_seconds))
-    return rows
 
 
 def mark_sent_sync(raw: sqlite3.Connection, outbox_id: int, user_id: int, question_message_id: int | None) -> None:
