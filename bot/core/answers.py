@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any, Final, Literal, get_args
 
 
 class Area(StrEnum):
@@ -117,7 +117,8 @@ def _build_specs() -> dict[str, KeySpec]:
 
 KEY_SPECS: Final[Mapping[str, KeySpec]] = _build_specs()
 
-WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: Final[tuple[str, ...]] = get_args(Weekday)
 
 SETUP_KEY_SPECS: Final[Mapping[str, KeySpec]] = {
     "timezone": KeySpec("timezone", KeyKind.TEXT),

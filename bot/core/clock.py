@@ -39,8 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 import yaml
 
 from bot.core import yamlfile
-
-WEEKDAYS: tuple[str, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from bot.core.answers import WEEKDAYS
 
 # Zone database entries that are not places anyone lives in.
 _NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})

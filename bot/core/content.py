@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.core import yamlfile
-from bot.core.answers import KEY_SPECS, KeyKind, spec_for
+from bot.core.answers import KEY_SPECS, KeyKind, Weekday, spec_for
 from bot.core.clock import ZoneAliases, load_zone_aliases
 from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
 from bot.core.plan_rules import CheckinRules, load_checkin_rules
@@ -27,7 +27,6 @@ from bot.reports import REPORT_MESSAGE_KEYS
 
 Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
 URGENCY_ORDER: dict[str, int] = {"SELF_CARE": 0, "ROUTINE": 1, "URGENT": 2, "EMERGENCY": 3}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time", "sex")
 ROUTINE_FACTS: dict[str, FactSpec] = {
     "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=tuple(URGENCY_ORDER)),
@@ -73,7 +72,7 @@ class ExercisesFile(_Strict):
 
 class CadenceModel(_Strict):
     sessions_per_week: int = Field(ge=1, le=7)
-    suggested_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]]
+    suggested_days: list[Weekday]
 
 
 class RoutineModel(_Strict):

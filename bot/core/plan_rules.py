@@ -28,29 +28,32 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.core import yamlfile
+from bot.core.answers import Weekday
 
-ACTIONS: tuple[str, ...] = ("red_flag", "ease", "refer_no_improvement", "progress", "continue")
+Action = Literal["red_flag", "ease", "refer_no_improvement", "progress", "continue"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 """Every plan action, most serious first."""
 REFER_ACTIONS = frozenset({"red_flag", "ease", "refer_no_improvement"})
 """Actions that suggest seeing a professional."""
 NO_BALL_ACTIONS = frozenset({"red_flag", "ease"})
 """Actions that withdraw ball release (the gentler plan)."""
-CHECKS: tuple[str, ...] = (
+Check = Literal[
     "red_flag",
     "worse_in_a_row",
     "session_pain_high",
     "hurt_not_settled",
     "no_improvement",
     "latest_better",
-)
+]
+CHECKS: tuple[str, ...] = get_args(Check)
+"""Every check the rules file must give a rule for (the code evaluates each one)."""
 SESSION_OUTCOMES = frozenset({"done", "skipped", "hurt", "snoozed", "missed"})
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _LOCAL_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 
 Change = Literal["better", "worse", "same"]
@@ -191,15 +194,8 @@ class _ThresholdsModel(_Strict):
 
 class _RuleModel(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    check: Literal[
-        "red_flag",
-        "worse_in_a_row",
-        "session_pain_high",
-        "hurt_not_settled",
-        "no_improvement",
-        "latest_better",
-    ]
-    action: Literal["red_flag", "ease", "refer_no_improvement", "progress", "continue"]
+    check: Check
+    action: Action
 
 
 class _LocalTimeModel(_Strict):
@@ -207,7 +203,7 @@ class _LocalTimeModel(_Strict):
 
 
 class _WeeklyModel(_Strict):
-    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    weekday: Weekday
     local_time: str = Field(pattern=_LOCAL_TIME.pattern)
 
 
