@@ -500,6 +500,19 @@ def figure_core(plan: Plan, work: Path, template: Path, report: Report) -> None:
 # ---------------------------------------------------------------------------- figure 3
 
 
+def note_delivery_run(report: Report, label: str, run: dict[str, Any], stored: int) -> None:
+    """A reminder run's start-up and memory, for the start-up and memory rows."""
+    report.details.setdefault("start_ups", []).append({"run": label, **run["start_up"]})
+    report.details.setdefault("bot_memory", []).append(
+        {
+            "run": label,
+            "VmHWM": run["peak_rss_mb"],
+            "stored_users": stored,
+            "rss_mb_after_start": run["rss_mb_after_start"],
+        }
+    )
+
+
 async def figure_reminders(plan: Plan, work: Path, template: Path, report: Report) -> None:
     from bench.reminders import TELEGRAM_BROADCAST_LIMIT, run_delivery, send_floor
     from bench.seed import copy_database, make_due
@@ -521,15 +534,7 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         kind="psoasbot",
         timeout=plan.compliance_timeout,
     )
-    report.details.setdefault("start_ups", []).append({"run": "fig3 compliance", **compliance["start_up"]})
-    report.details.setdefault("bot_memory", []).append(
-        {
-            "run": "fig3 compliance",
-            "VmHWM": compliance["peak_rss_mb"],
-            "stored_users": plan.stored,
-            "rss_mb_after_start": compliance["rss_mb_after_start"],
-        }
-    )
+    note_delivery_run(report, "fig3 compliance", compliance, plan.stored)
     detail["compliance"] = compliance
     rate = compliance["messages_per_s"] or 0.0
     share = rate / TELEGRAM_BROADCAST_LIMIT
@@ -566,15 +571,7 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         env=LIFTED,
         timeout=plan.capacity_timeout,
     )
-    report.details.setdefault("start_ups", []).append({"run": "fig3 capacity", **capacity["start_up"]})
-    report.details.setdefault("bot_memory", []).append(
-        {
-            "run": "fig3 capacity",
-            "VmHWM": capacity["peak_rss_mb"],
-            "stored_users": plan.stored,
-            "rss_mb_after_start": capacity["rss_mb_after_start"],
-        }
-    )
+    note_delivery_run(report, "fig3 capacity", capacity, plan.stored)
     detail["capacity"] = capacity
     per_s = capacity["reminders_per_s"] or 0.0
     sent_all = capacity["all_reached"]
