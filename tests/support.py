@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,39 @@ def core() -> Core:
     if _core is None:
         _core = build_core(ROOT / "content", ROOT / "flows")
     return _core
+
+
+_reminders_core: Core | None = None
+
+
+def reminders_core() -> Core:
+    """The same, as the Telegram front builds it: a result offers to set reminders."""
+    global _reminders_core
+    if _reminders_core is None:
+        _reminders_core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
+    return _reminders_core
+
+
+@dataclass
+class FakeClock:
+    """The plan service's clock, moved by the test."""
+
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
+    """A read-only look at a database file; safe while a bot process is writing to it."""
+    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        return connection.execute(sql, params).fetchall()
+    finally:
+        connection.close()
 
 
 def load_vignettes() -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from tests.standin import BotApiStandIn, SentMessage
@@ -142,3 +143,17 @@ TYPICAL_TAPS: list[tuple[str, str]] = [
     ("No", "anything else about the pain"),
     ("Skip", "This looks suitable for self-care"),
 ]
+
+
+class Clock:
+    """PSOASBOT_CLOCK_FILE: the bot's "now", moved by the test."""
+
+    def __init__(self, path: Path, start: datetime) -> None:
+        self.path = path
+        self.set(start)
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(moment.isoformat(), encoding="utf-8")
+        tmp.replace(self.path)

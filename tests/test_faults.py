@@ -44,8 +44,8 @@ from typing import Any
 import pytest
 
 from tests.standin import BotApiStandIn, Call, SentMessage
-from tests.support import ROOT
-from tests.telegram_support import TOKEN, TYPICAL_TAPS, WAIT, BotProcess, TelegramUser, new_standin
+from tests.support import ROOT, rows
+from tests.telegram_support import TOKEN, TYPICAL_TAPS, WAIT, BotProcess, Clock, TelegramUser, new_standin
 
 pytestmark = pytest.mark.faults  # part of `make test`; `make test-faults` runs only these
 
@@ -293,15 +293,6 @@ async def bots(standin: BotApiStandIn, zygote: Zygote, tmp_path: Path):
             await zygote.signal(bot.pid, signal.SIGKILL)
 
 
-def rows(db: Path, sql: str, *params: object) -> list[tuple[Any, ...]]:
-    """A read-only look at the database; safe while a bot process is writing to it."""
-    connection = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    try:
-        return connection.execute(sql, params).fetchall()
-    finally:
-        connection.close()
-
-
 def integrity(db: Path) -> str:
     return str(rows(db, "PRAGMA integrity_check")[0][0])
 
@@ -318,20 +309,6 @@ def unsent(db: Path, chat_id: int | None = None) -> int:
             str(chat_id),
         )[0][0]
     )
-
-
-class Clock:
-    """PSOASBOT_CLOCK_FILE: the bot's "now", moved by the test."""
-
-    def __init__(self, path: Path, start: datetime) -> None:
-        self.path = path
-        self.set(start)
-
-    def set(self, moment: datetime) -> None:
-        self.moment = moment
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(moment.isoformat(), encoding="utf-8")
-        tmp.replace(self.path)
 
 
 def for_chat(call: Call, chat_id: int) -> bool:

@@ -65,7 +65,6 @@ from hypothesis.stateful import (
 )
 
 from bot.adapters.telegram.render import html_text, split_message
-from bot.core.app import Core, build_core
 from bot.core.engine import _BUTTON_DATA, MAIN_FLOW, Snapshot
 from bot.core.events import (
     Back,
@@ -86,7 +85,8 @@ from bot.core.plan_service import PlanHandled, PlanService, is_plan_button
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
 from bot.core.service import ConversationService, Handled
 from bot.storage.database import Database
-from tests.support import ROOT
+from tests.support import FakeClock
+from tests.support import reminders_core as core
 
 T = TypeVar("T")
 
@@ -136,19 +136,6 @@ EXAMPLE_LENGTHS: list[int] = []
 LONGEST = [0]
 SEEN: Counter[str] = Counter()
 """What the run reached (results, reminders sent, plan buttons accepted, ...), for the coverage check."""
-
-
-@functools.cache
-def core() -> Core:
-    return build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
-
-
-@dataclass
-class FakeClock:
-    moment: datetime
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 # ------------------------------------------------------------------ strategies

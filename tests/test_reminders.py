@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.app import build_core
 from bot.core.events import ChangeReminderTime, ChangeTimezone, Press, ShowRoutine, Start, Text
 from bot.core.plan_service import PlanService
 from bot.core.service import ConversationService
 from bot.storage.database import Database
-from tests.support import ROOT
+from tests.support import FakeClock, reminders_core
 
 TYPICAL = {
     "pain_location": ["hip_front"],
@@ -33,18 +31,7 @@ TYPICAL = {
 
 @pytest.fixture(scope="module")
 def core():
-    return build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
-
-
-@dataclass
-class FakeClock:
-    moment: datetime
-
-    def now(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
+    return reminders_core()
 
 
 class World:

@@ -12,16 +12,11 @@ from bot.core.events import Press, Start, Text
 from bot.core.service import ConversationService
 from bot.storage import retention
 from bot.storage.database import Database
-from tests.support import core
+from tests.support import core, rows
 
 
 def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
-
-
-def rows(db: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql, params).fetchall()
 
 
 async def test_old_inbox_keys_and_sent_replies_go_owed_replies_and_history_stay(tmp_path: Path):

@@ -33,7 +33,7 @@ from bot.core.service import ConversationService
 from bot.core.triage import is_emergency, triage
 from bot.storage import repository
 from bot.storage.database import Database, on_worker
-from tests.support import core
+from tests.support import FakeClock, core
 
 RED_FLAG_TEXT = "I've lost control of my bladder"  # ends any check with an EMERGENCY result
 
@@ -59,14 +59,6 @@ def counting_hops() -> Iterator[list[int]]:
         yield hops
     finally:
         aiosqlite.Connection._execute = original  # type: ignore[method-assign]
-
-
-class StoppedClock:
-    def __init__(self, moment: datetime) -> None:
-        self.moment = moment
-
-    def now(self) -> datetime:
-        return self.moment
 
 
 async def scalar(database: Database, sql: str, *args: Any) -> Any:
@@ -210,7 +202,7 @@ async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database
             )
 
     await database.write_sync(seed)
-    plan = PlanService(core().content, database, clock=StoppedClock(now))
+    plan = PlanService(core().content, database, clock=FakeClock(now))
     with counting_hops() as hops:
         chunks = [chunk async for chunk in plan.claim_due(limit=2)]
     assert hops[0] == 3  # 5 due in chunks of 2: three transactions, one hop each

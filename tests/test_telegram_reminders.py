@@ -5,14 +5,14 @@ daylight-saving change pass in seconds."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.telegram_support import TYPICAL_TAPS, WAIT, BotProcess, TelegramUser, new_standin
+from tests.support import rows
+from tests.telegram_support import TYPICAL_TAPS, WAIT, BotProcess, Clock, TelegramUser, new_standin
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -21,23 +21,6 @@ BERLIN = ZoneInfo("Europe/Berlin")
 async def standin():
     async with new_standin() as running:
         yield running
-
-
-class Clock:
-    def __init__(self, path: Path, start: datetime) -> None:
-        self.path = path
-        self.set(start)
-
-    def set(self, moment: datetime) -> None:
-        self.moment = moment
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(moment.isoformat(), encoding="utf-8")
-        tmp.replace(self.path)
-
-
-def rows(db: Path, sql: str, *params: object) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql, params).fetchall()
 
 
 def reminder_messages(standin, chat_id: int) -> list:
