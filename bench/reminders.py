@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import sqlite3
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds
+from bench.common import ROOT, cpu_seconds
 from bench.harness import BotUnderTest, MeasuredStandIn
 from bench.seed import SEED_CHAT_BASE, copy_database, iso
 
@@ -157,12 +160,6 @@ async def run_delivery(
 async def send_floor(count: int, first_chat: int = 900_000_000) -> dict[str, Any]:
     """bench/send_floor.py against a fresh stand-in: python-telegram-bot alone, sending `count`
     reminder-sized messages as fast as it can, in a process of its own."""
-    import json
-    import os
-    import sys
-
-    from bench.common import ROOT
-
     async with MeasuredStandIn() as standin:
         for chat_id in range(first_chat, first_chat + count):
             standin.standin.add_user(chat_id)

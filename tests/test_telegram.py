@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from tests.support import rows
 from tests.telegram_support import TOKEN, TYPICAL_TAPS, WAIT, BotProcess, TelegramUser, new_standin
 
 
@@ -25,11 +27,6 @@ async def bot(standin, tmp_path: Path):
     await process.start()
     yield process
     await process.stop()
-
-
-def db_rows(db: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(db) as connection:
-        return connection.execute(sql).fetchall()
 
 
 async def complete_typical_check(user: TelegramUser) -> None:
@@ -65,7 +62,7 @@ async def test_a_full_self_care_check_with_buttons_only(standin, bot):
         "mydata",
         "forget",
     ]
-    assert db_rows(bot.db, "SELECT urgency, routine FROM assessments") == [("SELF_CARE", "ball-release")]
+    assert rows(bot.db, "SELECT urgency, routine FROM assessments") == [("SELF_CARE", "ball-release")]
     assert TOKEN not in bot.logs() and TOKEN.split(":")[1] not in bot.logs()
 
 
@@ -91,7 +88,7 @@ async def test_a_free_text_red_flag_in_the_middle_escalates_at_once(standin, bot
     for label, expect in TYPICAL_TAPS[:4]:
         await user.tap(label, expect)
     await user.say("since this morning I can't pee at all", "Get emergency help now")
-    assert db_rows(bot.db, "SELECT urgency FROM assessments") == [("EMERGENCY",)]
+    assert rows(bot.db, "SELECT urgency FROM assessments") == [("EMERGENCY",)]
 
 
 async def test_stale_and_forged_buttons_leave_the_state_alone(standin, bot):
@@ -109,7 +106,7 @@ async def test_stale_and_forged_buttons_leave_the_state_alone(standin, bot):
     await standin.wait_for(lambda: len(standin.answered_callbacks()) >= 5, timeout=WAIT, what="answers")
     await asyncio.sleep(0.3)
     assert not [c for c in standin.calls("sendMessage") if c.seq > mark]
-    assert db_rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
+    assert rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
 
     # A button from an older step (the consent question's "Yes"): a note, and the question again.
     mark = standin.mark()
@@ -122,7 +119,7 @@ async def test_stale_and_forged_buttons_leave_the_state_alone(standin, bot):
     )
     assert "Does the pain spread" in (again.text or "")
     assert [m.message_id for m in standin.messages(user.chat_id) if m.buttons] == [again.message_id]
-    assert db_rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
+    assert rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
     assert "button rejected" in bot.logs()
 
 
@@ -144,9 +141,9 @@ async def test_odd_messages_get_a_friendly_answer_and_store_nothing_wrong(standi
     await standin.wait_for_message(user.chat_id, "edited messages", timeout=WAIT)
     await standin.push_group_text(-100123, "hello bot")
     await standin.wait_for_message(-100123, "private chats", timeout=WAIT)
-    assert db_rows(bot.db, "SELECT state FROM conversations") == [("pain_location",)]
-    assert db_rows(bot.db, "SELECT COUNT(*) FROM users") == [(1,)]
-    assert db_rows(bot.db, "SELECT COUNT(*) FROM answers") == [(0,)]
+    assert rows(bot.db, "SELECT state FROM conversations") == [("pain_location",)]
+    assert rows(bot.db, "SELECT COUNT(*) FROM users") == [(1,)]
+    assert rows(bot.db, "SELECT COUNT(*) FROM answers") == [(0,)]
 
 
 async def test_a_user_who_blocked_the_bot_is_marked_inactive_without_retries(standin, bot):
@@ -157,7 +154,7 @@ async def test_a_user_who_blocked_the_bot_is_marked_inactive_without_retries(sta
     await standin.push_text(user.chat_id, "yes")
     await standin.wait_for_call("editMessageReplyMarkup", since=mark, timeout=WAIT)
     await standin.wait_for(
-        lambda: db_rows(bot.db, "SELECT active FROM users") == [(0,)], timeout=WAIT, what="user inactive"
+        lambda: rows(bot.db, "SELECT active FROM users") == [(0,)], timeout=WAIT, what="user inactive"
     )
     sends = [
         c for c in standin.calls() if c.seq > mark and c.method in ("sendMessage", "editMessageReplyMarkup")
@@ -166,7 +163,7 @@ async def test_a_user_who_blocked_the_bot_is_marked_inactive_without_retries(sta
     standin.unblock(user.chat_id)
     await standin.push_my_chat_member(user.chat_id, "kicked", "member")
     await standin.wait_for(
-        lambda: db_rows(bot.db, "SELECT active FROM users") == [(1,)], timeout=WAIT, what="user active again"
+        lambda: rows(bot.db, "SELECT active FROM users") == [(1,)], timeout=WAIT, what="user active again"
     )
 
 
@@ -202,14 +199,14 @@ async def test_sigkill_mid_conversation_then_restart_loses_nothing_and_repeats_n
     mark = standin.mark()
     await standin.press_button_labelled(user.chat_id, "Done ✓")
     await standin.wait_for(
-        lambda: db_rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)],
+        lambda: rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)],
         timeout=WAIT,
         what="the step committed",
     )
     await asyncio.sleep(0.3)  # the edit is now hanging in the stand-in
     await bot.kill()
     standin.clear_faults()
-    assert db_rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
+    assert rows(bot.db, "SELECT state FROM conversations") == [("radiates_to",)]
 
     # While it is down, the user types the next answer.
     await standin.push_text(user.chat_id, "nowhere, it stays put")
@@ -232,12 +229,12 @@ async def test_sigkill_mid_conversation_then_restart_loses_nothing_and_repeats_n
         await user.tap(label, expect)
     await standin.wait_for_message(user.chat_id, "Your routine:", timeout=WAIT)
     await standin.wait_for(
-        lambda: db_rows(bot.db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == [(0,)],
+        lambda: rows(bot.db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == [(0,)],
         timeout=WAIT,
         what="the outbox drained",
     )
-    assert db_rows(bot.db, "SELECT status FROM checks") == [("completed",)]
-    assert db_rows(bot.db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
+    assert rows(bot.db, "SELECT status FROM checks") == [("completed",)]
+    assert rows(bot.db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == [(0,)]
     with sqlite3.connect(bot.db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     await bot.stop()
@@ -265,7 +262,7 @@ async def test_mydata_sends_a_json_file_and_forget_deletes_everything(standin, b
         "outbox",
         "transport_state",
     ):
-        assert db_rows(bot.db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
+        assert rows(bot.db, f"SELECT COUNT(*) FROM {table}") == [(0,)], table
 
 
 async def test_webhook_mode_refuses_a_wrong_secret_and_handles_the_right_one(standin, tmp_path):
@@ -302,10 +299,41 @@ async def test_webhook_mode_refuses_a_wrong_secret_and_handles_the_right_one(sta
     standin.add_user(777)
     assert await standin.deliver_to_webhook(url, update, secret_token="wrong") == 403
     assert await standin.deliver_to_webhook(url, update) == 403
-    assert db_rows(bot.db, "SELECT COUNT(*) FROM users") == [(0,)]
+    assert rows(bot.db, "SELECT COUNT(*) FROM users") == [(0,)]
     assert await standin.deliver_to_webhook(url, update, secret_token="s3cret-token_1") == 200
     await standin.wait_for_message(777, "Shall we start?", timeout=WAIT)
     # Telegram redelivers after a timeout: the same update is applied once.
     assert await standin.deliver_to_webhook(url, update, secret_token="s3cret-token_1") == 200
-    assert db_rows(bot.db, "SELECT step FROM conversations") == [(1,)]
+    assert rows(bot.db, "SELECT step FROM conversations") == [(1,)]
     await bot.stop()
+
+
+async def test_a_restart_forgets_month_old_update_ids_and_sent_replies_but_not_the_conversation(
+    standin, tmp_path
+):
+    user = TelegramUser(standin)
+    bot = await BotProcess(standin, tmp_path).start()
+    await user.command("/start", "Shall we start?")
+    await user.tap("Yes, let's start", "Where do you feel the pain?")
+    await standin.wait_for(
+        lambda: rows(bot.db, "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL") == [(0,)],
+        timeout=WAIT,
+        what="the outbox drained",
+    )
+    assert await bot.stop() == 0
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat(timespec="milliseconds")
+    with sqlite3.connect(bot.db) as connection:
+        connection.execute("UPDATE inbox SET received_at = ?", (month_ago,))
+        connection.execute("UPDATE outbox SET created_at = ?", (month_ago,))
+    assert rows(bot.db, "SELECT COUNT(*) FROM inbox")[0][0] >= 2
+
+    await bot.start()
+    await standin.wait_for(
+        lambda: rows(bot.db, "SELECT (SELECT COUNT(*) FROM inbox) + (SELECT COUNT(*) FROM outbox)") == [(0,)],
+        timeout=WAIT,
+        what="the old update ids and sent replies pruned",
+    )
+    assert rows(bot.db, "SELECT state FROM conversations") == [("pain_location",)]
+    await user.tap("Groin", "Where do you feel the pain?")  # the conversation carries on
+    await user.tap("Done ✓", "Does the pain spread")
+    assert await bot.stop() == 0
