@@ -843,8 +843,10 @@ async def test_telegram_500s_and_a_10_second_hang_are_ridden_out_and_answers_cau
 
     # One 10 s hang of both: the next getUpdates, and the sendMessage of the next reminder (the
     # scheduler sends while the poll is stuck). The person types seven answers meanwhile.
-    hung_poll = standin.inject_delay("getUpdates", 10)
+    # The hang is armed once the tap is answered: armed before, it could catch the very poll that
+    # was to deliver the tap, and then nothing would be left to overlap with the reminder's hang.
     await user.tap("Worse while sitting and when I get up", "How long have you had this pain?")
+    hung_poll = standin.inject_delay("getUpdates", 10)
     await until(lambda: hung_poll.hits == 1, what="getUpdates hanging")
     hung_send = standin.inject_delay("sendMessage", 10, chat_id=user.chat_id)
     second_reminder = standin.mark()
