@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -111,9 +111,18 @@ def is_plan_button(data: str) -> bool:
 
 
 class PlanService:
-    def __init__(self, content: Content, database: Database, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        content: Content,
+        database: Database,
+        clock: Clock | None = None,
+        on_due: Callable[[str, float, bool], None] | None = None,
+    ) -> None:
         self.content = content
         self.database = database
+        self.on_due = on_due
+        """Told of each reminder the scheduler finds due, once claimed: its kind, seconds
+        late, and whether it was too late to send (the operator's metrics)."""
         self.rules: CheckinRules = content.checkin_rules
         self.clock = clock or SystemClock()
         self.messages = content.messages
@@ -243,9 +252,12 @@ class PlanService:
         """
         now = self.clock.now()
         while True:
-            touched, claimed = await self.database.write_sync(
+            touched, claimed, due = await self.database.write_sync(
                 partial(self._claim_chunk, now=now, limit=limit)
             )
+            if self.on_due is not None:
+                for kind, late, missed in due:
+                    self.on_due(kind, late, missed)
             if touched:
                 yield touched
             if claimed < limit:
@@ -253,15 +265,20 @@ class PlanService:
 
     def _claim_chunk(
         self, raw: sqlite3.Connection, *, now: datetime, limit: int
-    ) -> tuple[list[tuple[int, str]], int]:
+    ) -> tuple[list[tuple[int, str]], int, list[tuple[str, float, bool]]]:
         """One chunk's transaction, on the database thread: its (user id, chat id) pairs to
-        flush and how many due reminders it took."""
+        flush, how many due reminders it took, and (kind, seconds late, missed) of each
+        reminder of an active user, for `on_due` once the transaction has committed."""
         touched: dict[int, str] = {}
+        due: list[tuple[str, float, bool]] = []
         batch = plans.due_sync(raw, now, limit)
         for item in batch:
+            if item.active and item.reminder.due_at is not None:
+                late = now - item.reminder.due_at
+                due.append((item.reminder.kind, late.total_seconds(), late > MISSED_GRACE))
             if self._fire_sync(raw, item, now):
                 touched[item.reminder.user_id] = item.external_id
-        return list(touched.items()), len(batch)
+        return list(touched.items()), len(batch), due
 
     def _fire_sync(self, raw: sqlite3.Connection, item: plans.DueReminder, now: datetime) -> bool:
         reminder = item.reminder
@@ -285,13 +302,15 @@ class PlanService:
             )
             return False
         batch = _Batch()
+        # Which reminder, and when it was due: the operator's log line and lateness metric.
+        sent = {"reminder": reminder.id, "reminder_kind": reminder.kind, "due_at": occurrence.isoformat()}
         if reminder.kind == "session":
             plan = plans.plan_sync(raw, reminder.user_id)
             routine_id = plan["routine"] if plan else None
             session_id = plans.add_session_sync(raw, reminder.user_id, reminder.id, occurrence, routine_id)
             if session_id is None:
                 return False
-            batch.say(self._session_reply(session_id, plan), standalone=True, proactive=True)
+            batch.say(self._session_reply(session_id, plan), standalone=True, proactive=True, **sent)
         elif reminder.kind == "snooze":
             if reminder.ref_session is None:
                 return False
@@ -300,13 +319,21 @@ class PlanService:
                 return False
             plans.update_session_sync(raw, reminder.ref_session, outcome="sent")
             plan = plans.plan_sync(raw, reminder.user_id)
-            batch.say(self._session_reply(reminder.ref_session, plan), standalone=True, proactive=True)
+            batch.say(
+                self._session_reply(reminder.ref_session, plan), standalone=True, proactive=True, **sent
+            )
         else:
             kind = "weekly" if reminder.kind == "weekly_checkin" else "day_after"
             checkin_id = plans.add_checkin_sync(raw, reminder.user_id, reminder.id, kind, occurrence)
             if checkin_id is None:
                 return False
-            batch.say(self._checkin_question(checkin_id, "n"), standalone=True, proactive=True)
+            batch.say(
+                self._checkin_question(checkin_id, "n"),
+                standalone=True,
+                proactive=True,
+                checkin=checkin_id,
+                **sent,
+            )
         self._write_sync(raw, reminder.user_id, batch)
         return True
 

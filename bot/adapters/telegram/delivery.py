@@ -23,10 +23,11 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -106,16 +107,30 @@ class Screen:
     """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
 
 
+class DeliveryObserver(Protocol):
+    """Told of every proactive message's outcome and of storage failures (bot/ops/telemetry.py)."""
+
+    def proactive_sent(self, context: Mapping[str, Any], outcome: str, seconds: float) -> None: ...
+
+    def storage_error(self) -> None: ...
+
+
 class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
     def __init__(
-        self, bot: ExtBot[Any], database: Database, channel: str = "telegram", lease_seconds: float = 60.0
+        self,
+        bot: ExtBot[Any],
+        database: Database,
+        channel: str = "telegram",
+        lease_seconds: float = 60.0,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.bot = bot
         self.database = database
         self.channel = channel
         self.lease_seconds = lease_seconds
+        self.observer = observer
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -132,6 +147,8 @@ class Deliverer:
             async with lock:
                 await self._flush_locked(user_id, chat_id)
         except (sqlite3.Error, DatabaseError) as error:
+            if self.observer is not None:
+                self.observer.storage_error()
             if strict:
                 raise
             # The replies stay in the outbox (leased, then free again): the next sweep sends them.
@@ -153,7 +170,7 @@ class Deliverer:
         try:
             for outbox_id, payload, context in pending:
                 screen.outbox_id = outbox_id
-                await self._deliver(chat_id, reply_from_dict(payload), context, screen)
+                await self._deliver_observed(chat_id, reply_from_dict(payload), context, screen)
                 await self.database.write_sync(
                     partial(
                         repository.mark_sent_sync,
@@ -176,7 +193,25 @@ class Deliverer:
             await self.flush(user_id, int(external_id), strict=strict)
         return len(users)
 
-    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:
+    async def _deliver_observed(
+        self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen
+    ) -> None:
+        """`_deliver`, and for a proactive message (a reminder, a check-in) its outcome and
+        how long Telegram took (pacing included) to the observer."""
+        if self.observer is None or not context.get("proactive"):
+            await self._deliver(chat_id, reply, context, screen)
+            return
+        started, outcome = time.monotonic(), "failed"
+        try:
+            outcome = "sent" if await self._deliver(chat_id, reply, context, screen) else "refused"
+        except UserBlocked:
+            outcome = "blocked"
+            raise
+        finally:
+            self.observer.proactive_sent(context, outcome, time.monotonic() - started)
+
+    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> bool:
+        """Send or edit one reply; False when Telegram refused it for good (a 400)."""
         pressed = context.get("pressed_message_id")
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
@@ -203,7 +238,8 @@ class Deliverer:
                 await self._retire_keyboard(chat_id, screen)
                 await self._send(chat_id, reply, screen)
         except Undeliverable:
-            return
+            return False
+        return True
 
     async def _question(self, chat_id: int, reply: Reply, pressed: int | None, screen: Screen) -> None:
         """Edit the question in place when the user answered it by button, else send it anew."""
