@@ -48,7 +48,7 @@ class Metrics:
         self.reminders_due = Counter(
             "psoasbot_reminders_due",
             "Reminders and check-ins that came due, by kind (session, snooze, weekly_checkin, "
-            "day_after), including those missed while the bot was down.",
+            "day_after_checkin), including those missed while the bot was down.",
             ["kind"],
             registry=self.registry,
         )
