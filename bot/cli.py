@@ -170,7 +170,7 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         poll_timeout=settings.poll_timeout,
         webhook_url=webhook,
         listen=args.listen or settings.listen or "127.0.0.1",
-        port=args.port or settings.port or 8443,
+        port=next((p for p in (args.port, settings.port) if p is not None), 8443),  # --port 0: any free port
         webhook_secret=settings.webhook_secret,
         metrics_host=settings.metrics_host,
         metrics_port=settings.metrics_port,

@@ -8,6 +8,7 @@ counters or colliding on names. The names and what they count are listed in READ
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable
 
@@ -26,6 +27,8 @@ REPLY_LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LATENESS_BUCKETS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0)
 """Seconds a reminder went out after its time: one tick is normal, minutes mean a backlog."""
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+BACKLOG_TIMEOUT_SECONDS = 2.0
+"""A scrape never waits longer than this on the database (a stuck one reads as NaN)."""
 
 
 class Metrics:
@@ -92,7 +95,7 @@ class Metrics:
         """The text Prometheus scrapes, with the backlog read now."""
         if self._backlog is not None:
             try:
-                self.outbox_backlog.set(await self._backlog())
+                self.outbox_backlog.set(await asyncio.wait_for(self._backlog(), BACKLOG_TIMEOUT_SECONDS))
             except Exception:
                 # The scrape still answers (the other figures are good); NaN says "unknown"
                 # rather than repeating a stale count, and the failure is counted.
