@@ -267,6 +267,8 @@ async def serve_webhook(
             ),
             "setWebhook",
         )
+        if ops is not None:
+            ops.state = "serving"
         log.info("webhook listening", extra={"listen": settings.listen, "port": settings.port, "path": path})
         await stop.wait()
     finally:
@@ -339,12 +341,12 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
                     telemetry=telemetry,
                 )
             )
-            ops.state = "serving"
             try:
                 if settings.webhook_url:
                     await serve_webhook(application, settings, stop, ops, telemetry)
                 else:
                     await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
+                    ops.state = "serving"
                     await poll(application, settings, stop, telemetry)
             except PollingConflict as conflict:
                 log.error(str(conflict))
