@@ -319,6 +319,7 @@ def test_two_bots_in_one_process_keep_their_own_metrics():
         (lambda: NetworkError("Internal Server Error"), "5xx"),
         (lambda: NetworkError("Service Unavailable (503)"), "503"),
         (lambda: NetworkError("httpx.ConnectError: All connection attempts failed"), "network"),
+        (lambda: NetworkError("aiohttp.ClientConnectorError: Cannot connect to host"), "network"),
     ],
 )
 def test_bot_api_errors_are_counted_by_http_status(make_error, status, monkeypatch):

@@ -74,7 +74,9 @@ def bot_api_status(error: TelegramError) -> str:
         found = _STATUS_IN_MESSAGE.search(message)
         if found:
             return found.group(1)
-        if message.startswith(("httpx.", "Unknown error in HTTP implementation")):
+        # How python-telegram-bot's httpx request class, and an aiohttp one, word a failure
+        # that never got an answer from the server.
+        if message.startswith(("httpx.", "aiohttp.", "Unknown error in HTTP implementation")):
             return "network"
         return "5xx"
     return "other"
