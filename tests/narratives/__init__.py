@@ -19,6 +19,7 @@ matters most.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ CLASSES: Final[tuple[str, ...]] = (
 URGENCIES: Final[tuple[str, ...]] = tuple(URGENCY_ORDER)
 ESCALATIONS: Final[frozenset[str]] = frozenset({"URGENT", "EMERGENCY"})
 LONG_MIN_CHARS: Final[int] = 1500
+_LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
 
 _FILE_KEYS: Final[frozenset[str]] = frozenset({"schema_version", "language", "stories"})
 _REQUIRED: Final[frozenset[str]] = frozenset(
@@ -101,9 +103,9 @@ class Story:
 # --------------------------------------------------------------------------- loading
 
 
-def story_files(language: str = "en", split: str | None = None) -> list[Path]:
+def story_files(language: str = "en", split: str | None = None, root: Path = ROOT) -> list[Path]:
     """The story files of one language, dev first, in a stable order."""
-    base = ROOT / language
+    base = root / language
     files: list[Path] = []
     if split in (None, "dev"):
         files.extend(sorted((base / "dev").glob("*.yaml")))
@@ -114,7 +116,7 @@ def story_files(language: str = "en", split: str | None = None) -> list[Path]:
     return files
 
 
-def load_stories(language: str = "en", split: str | None = None) -> list[Story]:
+def load_stories(language: str = "en", split: str | None = None, root: Path = ROOT) -> list[Story]:
     """Every story of a language (or of one split), validated; raises NarrativeError.
 
     Ids are checked for uniqueness across all files of the language even when
@@ -122,7 +124,7 @@ def load_stories(language: str = "en", split: str | None = None) -> list[Story]:
     """
     problems: list[str] = []
     stories: list[Story] = []
-    for path in story_files(language):
+    for path in story_files(language, root=root):
         stories.extend(_load_file(path, language, problems))
     seen: dict[str, Story] = {}
     for story in stories:
@@ -146,7 +148,7 @@ def _load_file(path: Path, language: str, problems: list[str]) -> list[Story]:
     name = _relative(path)
     split = "holdout" if path.name == "holdout.yaml" else "dev"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except (OSError, yaml.YAMLError) as error:
         problems.append(f"{name}: cannot be read: {error}")
         return []
@@ -283,7 +285,11 @@ def _expect(raw: object, answers: Mapping[str, Any], fail: Callable[[str], None]
         if key not in raw:
             continue
         value = raw[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (kind is int and not isinstance(value, int))
+        ):
             fail(f"expect.{key} must be a number, got {value!r}")
             continue
         if answers.get(key) != value:
@@ -394,10 +400,14 @@ def format_scores(title: str, scores: Mapping[str, Score]) -> str:
         )
     overall = scores.get("all")
     if overall and overall.under:
-        lines.append(f"  under-triaged ({len(overall.under)}): " + ", ".join(overall.under))
+        lines.extend(_wrapped(f"under-triaged ({len(overall.under)}): ", overall.under))
     if overall and overall.unsafe_ball:
-        lines.append(f"  unsafe ball advice ({len(overall.unsafe_ball)}): " + ", ".join(overall.unsafe_ball))
+        lines.extend(_wrapped(f"unsafe ball advice ({len(overall.unsafe_ball)}): ", overall.unsafe_ball))
     return "\n".join(lines)
+
+
+def _wrapped(label: str, items: Sequence[str]) -> list[str]:
+    return textwrap.wrap(", ".join(items), width=108, initial_indent="  " + label, subsequent_indent="    ")
 
 
 # --------------------------------------------------------------------------- findings
