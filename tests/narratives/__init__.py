@@ -1,10 +1,12 @@
 """People's own words, labelled: the set a reader of typed text is measured on.
 
-Each story is a message as someone would type it to the bot ("{"text": ...}" is
+Each story is a message as someone would type it to the bot (`{"text": ...}` is
 all `psoasbot assess` gets), with what a careful clinician would record from it
 (`answers`, keys of the assess contract), the urgency the project's rules give
 those answers, whether ball release is allowed, and what the reader must find in
-the words alone (`expect`). Files:
+the words alone (`expect`). A story marked `rules_disagree` carries the
+clinician's urgency where it differs from the rules, with the reason in `why`.
+Files:
 
     tests/narratives/<language>/dev/*.yaml    grouped by theme; free to study
     tests/narratives/<language>/holdout.yaml  kept apart, to check that a reader
@@ -407,7 +409,13 @@ def format_scores(title: str, scores: Mapping[str, Score]) -> str:
 
 
 def _wrapped(label: str, items: Sequence[str]) -> list[str]:
-    return textwrap.wrap(", ".join(items), width=108, initial_indent="  " + label, subsequent_indent="    ")
+    return textwrap.wrap(
+        ", ".join(items),
+        width=108,
+        initial_indent="  " + label,
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+    )
 
 
 # --------------------------------------------------------------------------- findings
