@@ -245,7 +245,7 @@ async def test_declining_the_next_step_is_not_asked_again_for_the_same_improveme
 async def test_the_next_step_and_an_easier_one_on_request(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     overview = await routine_now(world)
-    assert buttons(overview) == ["📖 How to do each one", "⏫ Next step"]
+    assert buttons(overview) == ["▶ Start a session now", "📖 How to do each one", "⏫ Next step"]
     up = next(b[0] for row in overview["buttons"] for b in row if ":up" in b[0])
     moved = await world.send(Press(up))
     assert any("here is the next step" in m["text"] for m in moved)
@@ -253,7 +253,7 @@ async def test_the_next_step_and_an_easier_one_on_request(world: World):
     repeated = await world.send(Press(up))  # the old button again: nothing changes
     assert "already noted" in repeated[0]["text"] and (await plan_row(world))[2] == 1
     now = await routine_now(world)
-    assert buttons(now) == ["📖 How to do each one", "⏫ Next step", "⏬ Easier"]
+    assert buttons(now) == ["▶ Start a session now", "📖 How to do each one", "⏫ Next step", "⏬ Easier"]
     down = next(b[0] for row in now["buttons"] for b in row if ":dn" in b[0])
     await world.send(Press(down))
     assert (await plan_row(world))[2] == 0

@@ -67,6 +67,7 @@ async def test_each_reminder_is_sent_exactly_once_at_its_time(world: World):
     sent = await world.new_messages()
     assert len(sent) == 1
     assert buttons(sent[0]) == [
+        "▶ Start: guide me through it",
         "✓ Done",
         "⏰ Snooze 30 min",
         "Skip today",
@@ -85,16 +86,22 @@ async def test_a_reminder_is_one_short_card_with_the_steps_one_tap_away(world: W
     card = (await world.new_messages())[-1]
     overview = (await world.send(ShowRoutine()))[0]
     steps_token = next(b[0] for row in overview["buttons"] for b in row if b[0].endswith(":steps"))
-    routine_text = (await world.send(Press(steps_token)))[0]["text"]
-    assert len(card["text"]) < len(routine_text) / 2  # names and doses, not every step
-    assert "You should feel:" not in card["text"] and "You should feel:" in routine_text
+    shown = await world.send(Press(steps_token))
+    # One message per exercise, each with its picture, then the safety notes.
+    listed = [
+        line.split(". ", 1)[1].split(":")[0] for line in overview["text"].splitlines() if line[:1].isdigit()
+    ]
+    assert [m["title"].split(": ", 1)[1] for m in shown[:-1]] == listed
+    assert all(m.get("image") for m in shown[:-1]) and "Safety notes" in shown[-1]["title"]
+    assert len(card["text"]) < sum(len(m["text"]) for m in shown) / 2  # names and doses, not every step
+    assert "You should feel:" not in card["text"] and all("You should feel:" in m["text"] for m in shown[:-1])
     session = card["buttons"][0][0][0].split(":")[1]
     steps = await world.press_plan(f"r:{session}:v")
-    assert [m["text"] for m in steps] == [routine_text]  # the whole routine, as /routine's steps show it
+    assert [m["text"] for m in steps] == [m["text"] for m in shown]  # as /routine's steps show them
     assert await world.rows("SELECT outcome FROM sessions") == [("sent",)]  # still waiting for Done
     await world.press_plan(f"r:{session}:d")
     again = await world.press_plan(f"r:{session}:v")
-    assert [m["text"] for m in again] == [routine_text]  # looking the steps up later still works
+    assert [m["text"] for m in again] == [m["text"] for m in shown]  # looking the steps up later still works
 
 
 async def test_every_reminder_card_fits_in_one_telegram_message(world: World):

@@ -303,10 +303,14 @@ class ConversationEngine:
 
             return self._leave_side_flow(snapshot, advice, plan_change=change)
         routine = plan_routine(change.plan, self.content)
-        replies = [self.present.info("plan.review_resumed")]
-        if routine is not None:
-            replies.append(self.present.routine(routine))
-        return self._leave_side_flow(snapshot, replies, ({"type": "plan_resumed"},), plan_change=change)
+
+        def restarted(back: Snapshot) -> list[Reply]:
+            replies = [self.present.info("plan.review_resumed")]
+            if routine is not None:
+                replies.append(self.present.routine(routine, step=back.step, guided=self.offer_reminders))
+            return replies
+
+        return self._leave_side_flow(snapshot, restarted, ({"type": "plan_resumed"},), plan_change=change)
 
     def _cancel(self, snapshot: Snapshot) -> Outcome:
         if snapshot.flow != MAIN_FLOW:
@@ -506,7 +510,7 @@ class ConversationEngine:
             routine = plan_routine(plan, self.content)
             if routine is None:
                 return Outcome(snapshot, self._routine_replies(snapshot, plan))
-            return Outcome(snapshot, [self.present.steps(routine)])
+            return Outcome(snapshot, self.present.steps(routine))
         if token.startswith(("up", "dn")):
             return self._change_level(snapshot, plan, token.startswith("up"), int(token[2:]), now)
         if token == "back":
@@ -731,7 +735,9 @@ class ConversationEngine:
         routine = plan_routine(plan, self.content)
         if routine is None:
             return [self.present.info("routine_view.none_yet")]
-        return [self.present.routine(routine, step=snapshot.step, eased=plan.state is PlanState.EASED)]
+        eased = plan.state is PlanState.EASED
+        guided = self.offer_reminders and plan.state.sends_reminders
+        return [self.present.routine(routine, step=snapshot.step, eased=eased, guided=guided)]
 
     def _pause_advice(self, plan: Plan, snapshot: Snapshot) -> list[Reply]:
         """While paused for review: the advice again, no exercise, and the way back."""

@@ -177,13 +177,22 @@ class ReminderStore(Protocol):
 
 class SessionStore(Protocol):
     def add(
-        self, user_id: int, reminder_id: int, occurrence: datetime, routine: str | None, outcome: str = "sent"
+        self,
+        user_id: int,
+        reminder_id: int | None,
+        occurrence: datetime,
+        routine: str | None,
+        outcome: str = "sent",
     ) -> int | None:
-        """Record one occurrence; None when it was recorded before (never send it twice)."""
+        """Record one occurrence; None when it was recorded before (never send it twice).
+        `reminder_id` is None for a session the person started themselves."""
         ...
 
     def get(self, user_id: int, session_id: int) -> Session | None: ...
-    def update(self, session_id: int, **fields: Any) -> None: ...
+    def update(self, session_id: int, **fields: Any) -> None:
+        """Set fields by name (`guide` takes a records.Guide or None)."""
+        ...
+
     def unsettled_hurt(self, user_id: int) -> int | None:
         """The latest session that hurt and had not settled, still waiting for the morning answer."""
         ...

@@ -260,4 +260,6 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             (SELECT user_id FROM plans WHERE state = 'paused')
         """,
     ),
+    # 5: guided sessions (their progress as JSON on the session they belong to).
+    ("ALTER TABLE sessions ADD COLUMN guide TEXT",),
 )
