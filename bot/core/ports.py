@@ -209,6 +209,15 @@ class CheckinStore(Protocol):
         ...
 
 
+class MediaStore(Protocol):
+    """Where a front keeps what its transport calls a file it already uploaded (Telegram's
+    file_id), so each picture is uploaded once and then sent by reference."""
+
+    def file_id(self, channel: str, key: str) -> str | None: ...
+    def remember(self, channel: str, key: str, file_id: str) -> None: ...
+    def forget(self, channel: str, key: str) -> None: ...
+
+
 class Tx(Protocol):
     """One transaction's stores."""
 
@@ -228,6 +237,8 @@ class Tx(Protocol):
     def sessions(self) -> SessionStore: ...
     @property
     def checkins(self) -> CheckinStore: ...
+    @property
+    def media(self) -> MediaStore: ...
 
 
 class Storage(Protocol):

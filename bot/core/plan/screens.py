@@ -230,7 +230,11 @@ class PlanScreens:
         )
         title = m.text("guide.step_heading", number=place + 1, total=total, name=self.present.name(exercise))
         return Reply(
-            ReplyKind.QUESTION, self.present.how_to(exercise), title=title, buttons=tuple(rows), image=exercise.id
+            ReplyKind.QUESTION,
+            self.present.how_to(exercise),
+            title=title,
+            buttons=tuple(rows),
+            image=exercise.id,
         )
 
     def guided_timer(self, seconds: int) -> Reply:

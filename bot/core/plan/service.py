@@ -210,7 +210,9 @@ class PlanService:
         self, tx: Tx, user_id: int, plan: Plan | None, session_id: int | None, batch: Batch, now: datetime
     ) -> PlanHandled:
         """Walk through the plan's routine one exercise at a time, from the first."""
-        routine = plan_routine(plan, self.content) if plan is not None and plan.state.sends_reminders else None
+        routine = (
+            plan_routine(plan, self.content) if plan is not None and plan.state.sends_reminders else None
+        )
         if plan is None or routine is None or not routine.exercises:
             batch.say(self.present.info("plan.steps_unavailable"), standalone=True)
             return PlanHandled(user_id)

@@ -804,6 +804,24 @@ class Checkins(_Store):
         ]
 
 
+class Media(_Store):
+    def file_id(self, channel: str, key: str) -> str | None:
+        row = self.raw.execute(
+            "SELECT file_id FROM media WHERE channel = ? AND key = ?", (channel, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember(self, channel: str, key: str, file_id: str) -> None:
+        self.raw.execute(
+            "INSERT INTO media (channel, key, file_id, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (channel, key) DO UPDATE SET file_id = excluded.file_id, created_at = excluded.created_at",
+            (channel, key, file_id, self.stamp),
+        )
+
+    def forget(self, channel: str, key: str) -> None:
+        self.raw.execute("DELETE FROM media WHERE channel = ? AND key = ?", (channel, key))
+
+
 class SqliteTx:
     """The stores of one transaction on one sqlite3 connection.
 
@@ -822,6 +840,7 @@ class SqliteTx:
         self.reminders = Reminders(self)
         self.sessions = Sessions(self)
         self.checkins = Checkins(self)
+        self.media = Media(self)
 
     def begin(self) -> SqliteTx:
         self.stamp = now_text()
