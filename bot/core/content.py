@@ -23,6 +23,7 @@ from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
 from bot.core.plan_rules import CheckinRules, load_checkin_rules
 from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
+from bot.illustrations import ILLUSTRATION_MESSAGE_KEYS, illustration_problems
 from bot.reports import REPORT_MESSAGE_KEYS
 
 Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
@@ -365,6 +366,10 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
         checkin_rules=checkin_rules,
     )
     _cross_check(content, files, found)
+    # Every exercise has a valid picture (only its data is checked here; drawing waits
+    # until someone asks for it).
+    for path, key, problem in illustration_problems(root, content.exercises):
+        found.add(path, key, problem)
     if found.problems:
         raise ContentError(found.problems)
     return content
@@ -547,7 +552,8 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
     messages = content.messages
     messages_path = content.root / "messages" / f"{messages.language}.yaml"
     needed: dict[str, str] = {
-        key: "used by the program" for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS)
+        key: "used by the program"
+        for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS, *ILLUSTRATION_MESSAGE_KEYS)
     }
 
     all_tags: set[str] = set()
