@@ -1,4 +1,5 @@
-"""Shared fixtures: no test leaves a bot process running, even when it fails half-way."""
+"""Shared fixtures: no test leaves a bot process running, even when it fails half-way; and a
+throwaway PostgreSQL server for the tests that ask for `postgres_dsn`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.telegram_support import RUNNING
+
+pytest_plugins = ("tests.postgres_server",)
 
 
 @pytest.fixture(autouse=True)

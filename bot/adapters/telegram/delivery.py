@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from telegram import InlineKeyboardMarkup, Message
 from telegram.constants import ParseMode
@@ -105,16 +106,30 @@ class Screen:
     """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
 
 
+class DeliveryObserver(Protocol):
+    """Told of every proactive message's outcome and of storage failures (bot/ops/telemetry.py)."""
+
+    def proactive_sent(self, context: Mapping[str, Any], outcome: str, seconds: float) -> None: ...
+
+    def storage_error(self) -> None: ...
+
+
 class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
     def __init__(
-        self, bot: ExtBot[Any], storage: Storage, channel: str = "telegram", lease_seconds: float = 60.0
+        self,
+        bot: ExtBot[Any],
+        storage: Storage,
+        channel: str = "telegram",
+        lease_seconds: float = 60.0,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.bot = bot
         self.storage = storage
         self.channel = channel
         self.lease_seconds = lease_seconds
+        self.observer = observer
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -131,6 +146,8 @@ class Deliverer:
             async with lock:
                 await self._flush_locked(user_id, chat_id)
         except StorageError as error:
+            if self.observer is not None:
+                self.observer.storage_error()
             if strict:
                 raise
             # The replies stay in the outbox (leased, then free again): the next sweep sends them.
@@ -154,7 +171,7 @@ class Deliverer:
         try:
             for item in leased.items:
                 screen.outbox_id = item.id
-                await self._deliver(chat_id, reply_from_dict(item.payload), item.context, screen)
+                await self._deliver_observed(chat_id, reply_from_dict(item.payload), item.context, screen)
                 question = screen.question_message_id
 
                 def sent(tx: Tx, outbox_id: int = item.id, question: int | None = question) -> None:
@@ -178,7 +195,25 @@ class Deliverer:
             await self.flush(user_id, int(external_id), strict=strict)
         return len(users)
 
-    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:
+    async def _deliver_observed(
+        self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen
+    ) -> None:
+        """`_deliver`, and for a proactive message (a reminder, a check-in) its outcome and
+        how long Telegram took (pacing included) to the observer."""
+        if self.observer is None or not context.get("proactive"):
+            await self._deliver(chat_id, reply, context, screen)
+            return
+        started, outcome = time.monotonic(), "failed"
+        try:
+            outcome = "sent" if await self._deliver(chat_id, reply, context, screen) else "refused"
+        except UserBlocked:
+            outcome = "blocked"
+            raise
+        finally:
+            self.observer.proactive_sent(context, outcome, time.monotonic() - started)
+
+    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> bool:
+        """Send or edit one reply; False when Telegram refused it for good (a 400)."""
         pressed = context.get("pressed_message_id")
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
@@ -205,7 +240,8 @@ class Deliverer:
                 await self._retire_keyboard(chat_id, screen)
                 await self._send(chat_id, reply, screen)
         except Undeliverable:
-            return
+            return False
+        return True
 
     async def _question(self, chat_id: int, reply: Reply, pressed: int | None, screen: Screen) -> None:
         """Edit the question in place when the user answered it by button, else send it anew."""
