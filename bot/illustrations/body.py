@@ -49,6 +49,7 @@ JOINT_NAMES: Final = frozenset(
     ("pelvis", "waist", "shoulders", "head", "navel", *(f"{s}_{j}" for s in SIDES for j in _SIDE_JOINTS))
 )
 PART_NAMES: Final = frozenset(("trunk", "head", "right_leg", "left_leg", "right_arm", "left_arm"))
+HAND_NAMES: Final = frozenset(("right_hand", "left_hand"))  # an arm's hand alone, to bring it in front
 
 Sphere = tuple[Vec, float]
 Hull = tuple[Sphere, ...]
@@ -161,7 +162,7 @@ def _parts(
             (add(shoulders, scale(up_right, sign * 0.6), scale(up_axis, -0.16)), 0.3),
         ]
     # The belly rounds forward on a full breath in.
-    hips.append((add(lerp(pelvis, waist, 0.75), scale(low_front, 0.05 + 0.2 * belly)), 0.44))
+    hips.append((add(lerp(pelvis, waist, 0.75), scale(low_front, 0.05 + 0.32 * belly)), 0.44))
     parts = [
         Part("trunk", "trunk", None, (tuple(hips), tuple(chest))),
         Part(
@@ -238,7 +239,7 @@ def _buttock(f: Figure, side: str) -> list[Blob]:
     axis, right, front = f.pelvis_axes
     sign = _SIDE_SIGN[side]
     return [
-        (add(f.joints["pelvis"], scale(right, sign * 0.3), scale(front, -0.38), scale(axis, 0.15)), 0.42),
+        (add(f.joints["pelvis"], scale(right, sign * 0.3), scale(front, -0.36), scale(axis, 0.1)), 0.36),
     ]
 
 
@@ -298,7 +299,7 @@ def _release_spot(f: Figure, side: str) -> list[Blob]:
     """Where the ball goes: a few centimetres out from the navel towards the hip, a little lower."""
     _axis, right, front = f.pelvis_axes
     spot = add(lerp(f.joints["pelvis"], f.joints["waist"], 0.7), scale(right, _SIDE_SIGN[side] * 0.2))
-    return [(add(spot, scale(front, 0.3)), 0.3)]
+    return [(add(spot, scale(front, 0.2)), 0.34)]
 
 
 _REGIONS: dict[str, Callable[[Figure], list[Blob]]] = {

@@ -19,7 +19,7 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from bot.illustrations.body import HEAD_RADIUS, Figure, Hull, pose_figure, region
+from bot.illustrations.body import HAND_NAMES, HEAD_RADIUS, Figure, Hull, pose_figure, region
 from bot.illustrations.geometry import Camera, Point, Vec, hull_of_circles, quadratic
 from bot.illustrations.props import shapes
 from bot.illustrations.scene import Anchor, Arc, Arrow, Panel, Scene, Where
@@ -49,7 +49,7 @@ COLOURS: Final[dict[str, str]] = {
     "trunk": "#5d95c9",
     "arm": "#5d95c9",
     "leg": "#33628f",
-    "head": "#86b3dd",  # also the hands
+    "head": "#9cc2e6",  # also the hands
     "hair": "#2b4563",
     "glow": "#ff6a35",
     "arrow": "#364656",
@@ -167,10 +167,16 @@ def _stage(panel: Panel, scene: Scene, camera: Camera) -> _Staged:
                 _shaded(COLOURS["head"], shade),
             )
         )
-    behind = [item for item in items if item.behind]
+    under = [item for item in items if item.behind]
     around = sorted((item for item in items if not item.behind), key=lambda item: item.depth)
+    back = [item for name in panel.behind for item in around if item.name == name]
     front = [item for name in panel.front for item in around if item.name == name]
-    ordered = behind + [item for item in around if item.name not in panel.front] + front
+    for name in panel.front:  # a hand alone: its arm keeps its place, the hand is drawn again on top
+        if name in HAND_NAMES:
+            arm = next(item for item in around if item.name == name.replace("_hand", "_arm"))
+            front.append(_Item(name, (), arm.colour, arm.depth, False, arm.skin, arm.skin_colour))
+    middle = [item for item in around if item.name not in panel.front and item.name not in panel.behind]
+    ordered = under + back + middle + front
     return _Staged(panel, figure, tuple(ordered))
 
 
@@ -351,8 +357,12 @@ def _glow(image: Image.Image, figure: Figure, regions: Sequence[str], projector:
             x, y = projector.point(centre)
             r = radius * projector.ppu / ss
             draw.ellipse((x / ss - r, y / ss - r, x / ss + r, y / ss + r), fill=255)
-            blur = max(blur, r * 0.55)
-    small = small.filter(ImageFilter.GaussianBlur(blur)).point(lambda v: v * GLOW_STRENGTH // 255)
+            blur = max(blur, r * 0.65)
+    # The blur leaves small regions faint; lifting it keeps the middle of every region the
+    # same strong orange while the edges still fade out softly.
+    small = small.filter(ImageFilter.GaussianBlur(blur)).point(
+        lambda v: min(255, v * 3 // 2) * GLOW_STRENGTH // 255
+    )
     box = small.getbbox()
     if box is None:
         return

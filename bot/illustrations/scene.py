@@ -21,7 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.core import yamlfile
-from bot.illustrations.body import JOINT_NAMES, PART_NAMES, REGION_NAMES
+from bot.illustrations.body import HAND_NAMES, JOINT_NAMES, PART_NAMES, REGION_NAMES
 
 Angle = float | tuple[float, float]
 XY = tuple[float, float]
@@ -147,9 +147,12 @@ class Panel(_Strict):
     arrows: list[Arrow] = Field(default_factory=list)
     arcs: list[Arc] = Field(default_factory=list)
     hide: list[str] = Field(default_factory=list)
-    # Body parts or props drawn over everything else whatever their depth, such as an
-    # arm whose hand rests on the body while its elbow lies behind it.
+    # Body parts, hands or props drawn over everything else whatever their depth, such as
+    # a hand resting on the far side of the chest while its arm lies behind the body ...
     front: list[str] = Field(default_factory=list)
+    # ... or under everything but the floor and mat, such as thighs seen from the front,
+    # which start behind the belly though their knees come towards the viewer.
+    behind: list[str] = Field(default_factory=list)
 
     @field_validator("highlight")
     @classmethod
@@ -167,10 +170,10 @@ class Panel(_Strict):
                 raise ValueError(f"unknown part {name!r}; use one of {sorted(PART_NAMES)}")
         return value
 
-    @field_validator("front")
+    @field_validator("front", "behind")
     @classmethod
     def _known_things(cls, value: list[str]) -> list[str]:
-        known = PART_NAMES | PROP_KINDS
+        known = PART_NAMES | PROP_KINDS | HAND_NAMES
         for name in value:
             if name not in known:
                 raise ValueError(f"unknown part or prop {name!r}; use one of {sorted(known)}")
