@@ -212,13 +212,14 @@ Blob = tuple[Vec, float]
 
 
 def _hip_front(f: Figure, side: str) -> list[Blob]:
+    """The hip flexors: the lower belly beside the hip bone, the hip crease, the top of the thigh."""
     axis, right, front = f.pelvis_axes
     sign = _SIDE_SIGN[side]
     hip, knee = f.joints[f"{side}_hip"], f.joints[f"{side}_knee"]
     return [
-        (add(f.joints["pelvis"], scale(right, sign * 0.3), scale(front, 0.32), scale(axis, 0.45)), 0.34),
-        (add(hip, scale(front, 0.3), scale(axis, 0.05)), 0.36),
-        (add(lerp(hip, knee, 0.3), scale(front, 0.18)), 0.3),
+        (add(f.joints["pelvis"], scale(right, sign * 0.3), scale(front, 0.3), scale(axis, 0.45)), 0.3),
+        (add(hip, scale(front, 0.28), scale(axis, 0.05)), 0.32),
+        (add(lerp(hip, knee, 0.3), scale(front, 0.16)), 0.27),
     ]
 
 
@@ -273,9 +274,9 @@ def _abdominals(f: Figure) -> list[Blob]:
     _axis, _right, front = f.pelvis_axes
     up_axis, _r, up_front = f.chest_axes
     return [
-        (add(lerp(f.joints["pelvis"], f.joints["waist"], 0.4), scale(front, 0.34)), 0.36),
-        (add(f.joints["waist"], scale(front, 0.36)), 0.38),
-        (add(f.joints["waist"], scale(up_front, 0.36), scale(up_axis, 0.45)), 0.36),
+        (add(lerp(f.joints["pelvis"], f.joints["waist"], 0.4), scale(front, 0.26)), 0.34),
+        (add(f.joints["waist"], scale(front, 0.28)), 0.36),
+        (add(f.joints["waist"], scale(up_front, 0.28), scale(up_axis, 0.45)), 0.34),
     ]
 
 
@@ -296,10 +297,14 @@ def _flank(f: Figure, side: str) -> list[Blob]:
 
 
 def _release_spot(f: Figure, side: str) -> list[Blob]:
-    """Where the ball goes: a few centimetres out from the navel towards the hip, a little lower."""
+    """Where the ball presses: a few centimetres out from the navel towards the hip and a
+    little lower, with the tenderness that may spread from there towards the groin."""
     _axis, right, front = f.pelvis_axes
-    spot = add(lerp(f.joints["pelvis"], f.joints["waist"], 0.7), scale(right, _SIDE_SIGN[side] * 0.2))
-    return [(add(spot, scale(front, 0.2)), 0.34)]
+    pelvis, waist, sign = f.joints["pelvis"], f.joints["waist"], _SIDE_SIGN[side]
+    return [
+        (add(lerp(pelvis, waist, 0.7), scale(right, sign * 0.2), scale(front, 0.2)), 0.34),
+        (add(lerp(pelvis, waist, 0.4), scale(right, sign * 0.25), scale(front, 0.22)), 0.28),
+    ]
 
 
 _REGIONS: dict[str, Callable[[Figure], list[Blob]]] = {

@@ -361,7 +361,7 @@ def _glow(image: Image.Image, figure: Figure, regions: Sequence[str], projector:
     # The blur leaves small regions faint; lifting it keeps the middle of every region the
     # same strong orange while the edges still fade out softly.
     small = small.filter(ImageFilter.GaussianBlur(blur)).point(
-        lambda v: min(255, v * 3 // 2) * GLOW_STRENGTH // 255
+        lambda v: min(255, v * 4 // 3) * GLOW_STRENGTH // 255
     )
     box = small.getbbox()
     if box is None:
