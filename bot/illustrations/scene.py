@@ -306,6 +306,9 @@ def _scene_problems(scene: Scene) -> Iterator[tuple[str, str]]:
         spine_bend = _wrapped(lower_back - upper_back, -180.0)
         if not -35.0 <= spine_bend <= 60.0:
             yield f"{where}.spine", f"the back bends {spine_bend:.0f}°, outside its range of -35° to 60°"
+        twist = pose.chest_turn - pose.pelvis_turn
+        if not -60.0 <= twist <= 60.0:
+            yield f"{where}.chest_turn", f"the back twists {twist:.0f}°, outside its range of -60° to 60°"
         head = _in_plane(pose.head)
         if head is not None:
             neck = _wrapped(upper_back - head, -180.0)
