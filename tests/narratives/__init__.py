@@ -31,7 +31,8 @@ from typing import Any, Final
 import yaml
 
 from bot.core.answers import BOOLEAN_KEYS, SEXES, AnswerError, validate_answers
-from bot.core.content import URGENCY_ORDER
+from bot.core.policy import URGENCIES as URGENCY_NAMES
+from bot.core.policy import Urgency
 from bot.core.understanding import Findings
 
 ROOT: Final[Path] = Path(__file__).resolve().parent
@@ -46,7 +47,7 @@ CLASSES: Final[tuple[str, ...]] = (
     "plain",
     "for_someone_else",
 )
-URGENCIES: Final[tuple[str, ...]] = tuple(URGENCY_ORDER)
+URGENCIES: Final[tuple[str, ...]] = URGENCY_NAMES
 ESCALATIONS: Final[frozenset[str]] = frozenset({"URGENT", "EMERGENCY"})
 LONG_MIN_CHARS: Final[int] = 1500
 _LOADER: Final = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: 10x faster
@@ -338,7 +339,7 @@ class Score:
         self.total += 1
         if urgency == want:
             self.exact += 1
-        elif URGENCY_ORDER[urgency] > URGENCY_ORDER[want]:
+        elif Urgency(urgency).rank > Urgency(want).rank:
             self.over += 1
         else:
             self.under.append(f"{story_id} ({want} -> {urgency})")

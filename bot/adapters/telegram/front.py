@@ -1,7 +1,7 @@
 """Telegram updates in, core events out: the thin part of the Telegram front.
 
 One CommandHandler per command, one MessageHandler for everything typed or
-sent, one CallbackQueryHandler for buttons (DESIGN.md: no ConversationHandler,
+sent, one CallbackQueryHandler for buttons (no ConversationHandler,
 no PTB persistence; the core and its database hold all state). Every input
 goes through `ConversationService.handle` with the update id as inbox key, so
 an update delivered twice (after a crash) is applied once; the replies go
