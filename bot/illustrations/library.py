@@ -59,39 +59,45 @@ def illustration_problems(content_root: Path, exercise_ids: Iterable[str]) -> li
 
 
 class Illustrations:
-    """The pictures of the exercises in `content_root`, as PNG bytes, each drawn once."""
+    """The pictures of the exercises in `content_root`, as PNG bytes, each drawn once.
+
+    Each picture file is read once per process: what `key` describes is what `png` draws.
+    """
 
     def __init__(self, content_root: Path, cache_dir: Path | None = None) -> None:
         self.content_root = content_root
         self.cache_dir = cache_dir
+        self._sources: dict[str, tuple[str, str]] = {}  # exercise id -> (file text, key)
         self._pictures: dict[str, bytes] = {}
         self._panels: dict[str, int] = {}
         self._lock = threading.Lock()
         self._renderer_hash: str | None = None
 
+    def key(self, exercise_id: str) -> str:
+        """A short hash of the picture's data and of the renderer's code: it changes whenever
+        the picture would, so a copy stored under it (on disk, or an uploaded file's id) is
+        never mistaken for a newer picture. Raises IllustrationError if the file is missing."""
+        return self._source(exercise_id)[1]
+
     def png(self, exercise_id: str) -> bytes:
         """The picture of one exercise (1200 x 600 or 1000 x 1000 PNG).
 
-        Drawing one takes about 0.1-0.3 s of CPU, so an asyncio front should call this
-        through `asyncio.to_thread`; it is safe from several threads at once (two threads
-        asking for the same new picture may both draw it, and get the same bytes).
+        Drawing one takes 0.1-0.2 s of CPU, so an asyncio front should call this through
+        `asyncio.to_thread`; it is safe from several threads at once (two threads asking for
+        the same new picture may both draw it, and get the same bytes).
         Raises IllustrationError if the exercise has no valid picture.
         """
         with self._lock:
             cached = self._pictures.get(exercise_id)
         if cached is not None:
             return cached
-        path = picture_path(self.content_root, exercise_id)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise IllustrationError(path, [("", f"cannot be read: {error.strerror}")]) from None
-        stored = self._stored(exercise_id, text)
+        text, key = self._source(exercise_id)
+        stored = self.cache_dir / f"{exercise_id}-{key}.png" if self.cache_dir is not None else None
         picture = stored.read_bytes() if stored is not None and stored.is_file() else None
         if picture is None:
             from bot.illustrations.draw import render_scene  # Pillow loads on the first picture
 
-            picture = render_scene(parse_scene(text, path))
+            picture = render_scene(parse_scene(text, picture_path(self.content_root, exercise_id)))
             if stored is not None:
                 _write_quietly(stored, picture)
         with self._lock:
@@ -109,19 +115,31 @@ class Illustrations:
 
     def scene(self, exercise_id: str) -> Scene:
         """The checked picture data of one exercise."""
-        return load_scene(picture_path(self.content_root, exercise_id))
+        text, _key = self._source(exercise_id)
+        return parse_scene(text, picture_path(self.content_root, exercise_id))
 
-    def _stored(self, exercise_id: str, text: str) -> Path | None:
-        if self.cache_dir is None:
-            return None
+    def _source(self, exercise_id: str) -> tuple[str, str]:
+        with self._lock:
+            known = self._sources.get(exercise_id)
+        if known is not None:
+            return known
+        path = picture_path(self.content_root, exercise_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as error:
+            raise IllustrationError(path, [("", f"cannot be read: {error.strerror}")]) from None
+        key = hashlib.sha256((self._renderer() + text).encode("utf-8")).hexdigest()[:16]
+        with self._lock:
+            return self._sources.setdefault(exercise_id, (text, key))
+
+    def _renderer(self) -> str:
         if self._renderer_hash is None:
             here = Path(__file__).parent
             renderer = hashlib.sha256()
             for name in _RENDERER_FILES:
                 renderer.update((here / name).read_bytes())
             self._renderer_hash = renderer.hexdigest()
-        key = hashlib.sha256((self._renderer_hash + text).encode("utf-8")).hexdigest()[:16]
-        return self.cache_dir / f"{exercise_id}-{key}.png"
+        return self._renderer_hash
 
 
 def _write_quietly(path: Path, data: bytes) -> None:
