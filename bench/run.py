@@ -593,7 +593,10 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         passed(per_s >= 1000 and sent_all),
     )
 
-    print(f"    python-telegram-bot alone sending {plan.capacity_reminders} such messages (the floor)", flush=True)
+    print(
+        f"    python-telegram-bot alone sending {plan.capacity_reminders} such messages (the floor)",
+        flush=True,
+    )
     floor = await send_floor(plan.capacity_reminders)
     detail["send_floor"] = floor
     report.add(
