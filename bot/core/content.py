@@ -23,7 +23,7 @@ from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
 from bot.core.plan.config import PlanConfig, PlanConfigError, load_plan_config
 from bot.core.plan.rules import CheckinRules, CheckinRulesError, load_checkin_rules
 from bot.core.policy import URGENCIES, Urgency
-from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
+from bot.core.rules import condition_keys, negated_keys, FactSpec, Predicate, RuleError, compile_condition
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
 from bot.illustrations import ILLUSTRATION_MESSAGE_KEYS, illustration_problems
 from bot.reports import REPORT_MESSAGE_KEYS
@@ -257,6 +257,12 @@ class Content:
     zone_aliases: ZoneAliases
     checkin_rules: CheckinRules
     plan: PlanConfig
+    safety_keys: frozenset[str] = frozenset()
+    """Yes/no keys a red-flag or contraindication rule reads: where a yes can matter."""
+    protective_keys: frozenset[str] = frozenset()
+    """Yes/no keys a red-flag or contraindication rule reads under `not`: a yes to
+    one of them can lower an urgency, so typed text never supplies it on its own
+    authority (see `triage.merge_text_findings`)."""
 
 
 # ---------------------------------------------------------------- loading
@@ -391,6 +397,22 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
         zone_aliases=zone_aliases,
         checkin_rules=checkin_rules,
         plan=plan_config,
+        safety_keys=frozenset(
+            key
+            for model in [
+                *(red_flags_file.rules if red_flags_file else ()),
+                *(contra_file.contraindications if contra_file else ()),
+            ]
+            for key in condition_keys(model.when)
+        ),
+        protective_keys=frozenset(
+            key
+            for model in [
+                *(red_flags_file.rules if red_flags_file else ()),
+                *(contra_file.contraindications if contra_file else ()),
+            ]
+            for key in negated_keys(model.when)
+        ),
     )
     _cross_check(content, files, found)
     # Every exercise has a valid picture (only its data is checked here; drawing waits

@@ -63,7 +63,6 @@ from bot.core.replies import Reply, ReplyKind
 from bot.core.routines import PersonalRoutine, match_routine, plan_routine
 from bot.core.triage import TriageResult, is_emergency, triage
 
-MAX_TEXT_SCANNED = 6000
 LONG_TEXT = 1000
 # Every token a button of ours can carry; anything else is forged or corrupted.
 _BUTTON_DATA = re.compile(
@@ -365,7 +364,7 @@ class ConversationEngine:
     # ------------------------------------------------------------ typed text
 
     def _text(self, snapshot: Snapshot, raw: str, plan: Plan | None, now: datetime) -> Outcome:
-        text = raw[:MAX_TEXT_SCANNED]
+        text = raw
         if text.strip().casefold() in self._back_words:
             return self._back(snapshot)
         findings = understanding.understand(text, self.content.lexicon)

@@ -161,3 +161,40 @@ def _as_choice_list(target: object, choices: tuple[str, ...], where: str) -> tup
     if unknown:
         raise RuleError(f"{where}: unknown value(s) {unknown}; expected some of {list(choices)}")
     return items
+
+
+def negated_keys(expression: object, negated: bool = False) -> frozenset[str]:
+    """Yes/no keys the condition reads under an odd number of `not`s.
+
+    For such a key a yes can make a rule stop matching ("new pain after 50 and
+    not previously_assessed"): a reading of typed text must never add that yes
+    where it would lower an urgency (see `triage.merge_text_findings`).
+    """
+    if isinstance(expression, str):
+        return frozenset({expression}) if negated and expression != "always" else frozenset()
+    if not isinstance(expression, Mapping) or "key" in expression:
+        return frozenset()
+    found: frozenset[str] = frozenset()
+    for combinator, operand in expression.items():
+        if combinator == "not":
+            found |= negated_keys(operand, not negated)
+        elif combinator in ("all", "any") and isinstance(operand, Sequence):
+            for part in operand:
+                found |= negated_keys(part, negated)
+    return found
+
+
+def condition_keys(expression: object) -> frozenset[str]:
+    """Every yes/no key a condition reads, at any depth."""
+    if isinstance(expression, str):
+        return frozenset() if expression == "always" else frozenset({expression})
+    if not isinstance(expression, Mapping) or "key" in expression:
+        return frozenset()
+    found: frozenset[str] = frozenset()
+    for combinator, operand in expression.items():
+        if combinator == "not":
+            found |= condition_keys(operand)
+        elif combinator in ("all", "any") and isinstance(operand, Sequence):
+            for part in operand:
+                found |= condition_keys(part)
+    return found

@@ -1,0 +1,137 @@
+"""Red flags and other yes/no answer keys in a message.
+
+Each key's patterns are searched (see `Lexicon.dispatch` for the fast path); each
+mention is read in its context (`context.classify`), and the readings of all
+mentions of a key give its value:
+
+- affirmed anywhere: True, whatever else the message says about it: missing a
+  red flag is worse than a false one;
+- otherwise uncertain anywhere: uncertain (the chat asks; `assess` says yes);
+- otherwise ruled out (negated, or a `negative` phrasing such as "sitting is a
+  relief"): False;
+- otherwise (only past, hypothetical, someone else's): not a finding.
+
+There is no cap on mentions: a warning sign after a thousand denials is still
+found. Each mention costs a bounded amount of work, so the whole pass is linear in
+the length of the message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from bot.core.understanding.context import LOOKBACK, Patient, Reading, classify, pre_negated
+from bot.core.understanding.document import Document, Span
+from bot.core.understanding.lexicon import FlagRule, Lexicon
+
+_WORD_START: Final = re.compile(r"\b\w")
+
+
+def flag_mentions(doc: Document, lexicon: Lexicon) -> list[list[tuple[Span, re.Match[str]]]]:
+    """Every flag's pattern matches, in text order, each with its sentence.
+
+    A pattern that starts with known text is tried only where a word starts with its
+    first three (or two) characters; the other patterns are searched sentence by
+    sentence.
+    """
+    text = doc.text
+    found: list[list[tuple[Span, re.Match[str]]]] = [[] for _ in lexicon.flags]
+    sentences = doc.sentences
+    index = 0
+    for word in _WORD_START.finditer(text):
+        start = word.start()
+        entries = lexicon.dispatch.get(text[start : start + 3], ()) + lexicon.dispatch.get(
+            text[start : start + 2], ()
+        )
+        if not entries:
+            continue
+        while index + 1 < len(sentences) and sentences[index].end <= start:
+            index += 1
+        sentence = sentences[index]
+        for flag_index, pattern in entries:
+            match = pattern.match(text, start, sentence.end)
+            if match is not None:
+                found[flag_index].append((sentence, match))
+    for flag_index, rule in enumerate(lexicon.flags):
+        if rule.residual is None:
+            continue
+        for sentence in sentences:
+            for match in rule.residual.finditer(text, sentence.start, sentence.end):
+                found[flag_index].append((sentence, match))
+        found[flag_index].sort(key=lambda item: item[1].start())
+    return found
+
+
+@dataclass(frozen=True)
+class FlagReadings:
+    """The values of the yes/no keys a message speaks of."""
+
+    values: dict[str, bool]
+    uncertain: frozenset[str]
+    past: frozenset[str]
+
+
+def _excepted(doc: Document, rule: FlagRule, sentence: Span, match: re.Match[str]) -> bool:
+    if rule.exceptions is None:
+        return False
+    low = max(sentence.start, match.start() - LOOKBACK)
+    high = min(sentence.end, match.end() + LOOKBACK)
+    return any(
+        found.start() < match.end() and match.start() < found.end()
+        for found in rule.exceptions.finditer(doc.text, low, high)
+    )
+
+
+def _in_context(doc: Document, context: re.Pattern[str], sentence: Span) -> bool:
+    """The sentence, or the one before it, holds the rule's context ("I tried the ball. Worse
+    the next day.")."""
+    index = doc.sentence_index(sentence.start)
+    start = doc.sentences[index - 1].start if index else sentence.start
+    return context.search(doc.text, start, sentence.end) is not None
+
+
+def _reading(
+    doc: Document, lexicon: Lexicon, rule: FlagRule, mentions: list[tuple[Span, re.Match[str]]], patient: Patient
+) -> set[Reading]:
+    seen: set[Reading] = set()
+    for sentence, match in mentions:
+        if match.end() == match.start() or _excepted(doc, rule, sentence, match):
+            continue
+        if rule.context is not None and not _in_context(doc, rule.context, sentence):
+            continue
+        reading = classify(doc, lexicon, sentence, match, rule, patient)
+        seen.add(reading)
+        if reading is Reading.AFFIRMED:
+            break  # nothing later can change it
+    return seen
+
+
+def scan_flags(doc: Document, lexicon: Lexicon, patient: Patient) -> FlagReadings:
+    values: dict[str, bool] = {}
+    uncertain: set[str] = set()
+    past: set[str] = set()
+    text = doc.text
+    for rule, mentions in zip(lexicon.flags, flag_mentions(doc, lexicon), strict=True):
+        seen = _reading(doc, lexicon, rule, mentions, patient)
+        if Reading.AFFIRMED in seen:
+            values[rule.key] = True
+            continue
+        if Reading.UNCERTAIN in seen:
+            uncertain.add(rule.key)
+            continue
+        if Reading.NEGATED in seen:
+            values[rule.key] = False
+        elif Reading.PAST in seen:
+            past.add(rule.key)
+        if rule.negative is not None and rule.key not in values:
+            for match in rule.negative.finditer(text):
+                sentence = doc.sentence_at(match.start())
+                if pre_negated(doc, lexicon, sentence, match):
+                    continue
+                if classify(doc, lexicon, sentence, match, rule, patient) is not Reading.AFFIRMED:
+                    continue
+                values[rule.key] = False
+                break
+    return FlagReadings(values, frozenset(uncertain), frozenset(past))
