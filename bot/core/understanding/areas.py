@@ -76,7 +76,7 @@ def scan_areas(doc: Document, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[
             sentence = doc.sentence_at(clause.start)
             if not lexicon.other_symptoms.search(text, sentence.start, sentence.end):
                 for mention in mentions:
-                    if mention.lastgroup and mention.lastgroup not in neutral:
+                    if mention.lastgroup and mention.lastgroup not in neutral and not _negated(doc, lexicon, mention):
                         neutral.append(mention.lastgroup)
             continue
         hits = [(span, "pain") for span in pains + spreads] + [(span, "other") for span in others]

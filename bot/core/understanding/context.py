@@ -40,6 +40,8 @@ LOOKBACK: Final[int] = 240
 """How far back (characters) a negation, relative or hypothetical cue is sought."""
 
 _MAX_OTHER_PERSON_GAP: Final[int] = 10
+_LIST_BREAK: Final = re.compile(r"[,:]")
+"""A comma ends the statement a cue after the finding can close ("in remission, bowels normal")."""
 _LOOKBACK: Final[int] = LOOKBACK
 
 
@@ -110,7 +112,7 @@ def post_negated(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Matc
     clause = max(
         (
             found.start()
-            for pattern in (lexicon.scope_break, lexicon.weak_break)
+            for pattern in (lexicon.scope_break, lexicon.weak_break, _LIST_BREAK)
             if (found := last(pattern, text, low, match.start())) is not None
         ),
         default=low,
@@ -167,12 +169,22 @@ def _cue(
     pattern: re.Pattern[str],
     max_words: int,
     blockers: re.Pattern[str] | None = None,
+    *,
+    within: bool = False,
 ) -> re.Match[str] | None:
-    """The last cue of `pattern` before the mention whose scope reaches it, if any."""
+    """The last cue of `pattern` before the mention whose scope reaches it, if any.
+
+    With `within`, a cue may run into the mention itself ("my flatmate fell" is both
+    the cue and, at "fell", the mention of a fall).
+    """
     low = scope_start(doc, lexicon, sentence, match.start())
-    cue = last(pattern, doc.text, low, match.start())
+    cue = last(pattern, doc.text, low, match.end() if within else match.start())
+    if cue is not None and cue.start() >= match.start():
+        cue = None
     if cue is None:
         return None
+    if cue.end() > match.start():
+        return cue
     gap = doc.text[cue.end() : match.start()]
     if words(gap) > max_words or (blockers is not None and blockers.search(gap)):
         return None
@@ -215,7 +227,14 @@ def other_person(
     relative is the patient; one naming anybody else ("his mum had cancer") is not.
     """
     cue = _cue(
-        doc, lexicon, sentence, match, lexicon.other_person, _MAX_OTHER_PERSON_GAP, lexicon.other_person_blockers
+        doc,
+        lexicon,
+        sentence,
+        match,
+        lexicon.other_person,
+        _MAX_OTHER_PERSON_GAP,
+        lexicon.other_person_blockers,
+        within=True,
     )
     if cue is None:
         after = doc.text[match.end() : min(sentence.end, match.end() + 80)]
@@ -259,11 +278,28 @@ def _past(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match[str],
     """Long ago ("used to inject", "a crash 12 years ago") or, where that undoes it, resolved."""
     if _cue(doc, lexicon, sentence, match, lexicon.past_pre, lexicon.context_gap_words) is not None:
         return True
+    # a time earlier in the sentence, even past a comma: "clean 8 years now, I used to inject"
+    low = scope_start(doc, lexicon, sentence, match.start())
+    earlier = last(lexicon.past_pre, doc.text, low, match.start())
+    if earlier is not None and words(doc.text[earlier.end() : match.start()]) <= lexicon.context_gap_words * 2:
+        return True
     if _after(doc, lexicon, sentence, match, lexicon.past_post, whole_statement=True):
         return True
     return rule.key not in lexicon.resolved_counts and _after(
         doc, lexicon, sentence, match, lexicon.resolved_post, whole_statement=True
     )
+
+
+def _ended_later(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match[str]) -> bool:
+    """After "used to ...", does the sentence say when it ended, even past a "but"?"""
+    text = doc.text
+    end = min(sentence.end, match.end() + LOOKBACK)
+    limit = lexicon.context_gap_words * 2
+    for pattern in (lexicon.resolved_post, lexicon.past_post):
+        cue = pattern.search(text, match.end(), end)
+        if cue is not None and words(text[match.end() : cue.start()]) <= limit:
+            return True
+    return False
 
 
 def classify(
@@ -290,12 +326,19 @@ def classify(
             return Reading.QUESTION
     if pre_negated(doc, lexicon, sentence, match) or post_negated(doc, lexicon, sentence, match, rule):
         return Reading.NEGATED
-    if rule.key not in lexicon.past_counts and _past(doc, lexicon, sentence, match, rule):
+    lasting = rule.lasting is not None and rule.lasting.search(match.group(0)) is not None
+    if rule.key not in lexicon.past_counts and not lasting and _past(doc, lexicon, sentence, match, rule):
         return Reading.PAST
-    vague_past = rule.key not in lexicon.past_counts and (
-        lexicon.vague_past.search(match.group(0)) is not None  # "I used to inject"
-        or _cue(doc, lexicon, sentence, match, lexicon.vague_past, lexicon.context_gap_words) is not None
+    vague_past = (
+        rule.key not in lexicon.past_counts
+        and not lasting
+        and (
+            lexicon.vague_past.search(match.group(0)) is not None  # "I used to inject"
+            or _cue(doc, lexicon, sentence, match, lexicon.vague_past, lexicon.context_gap_words) is not None
+        )
     )
+    if vague_past and _ended_later(doc, lexicon, sentence, match):
+        return Reading.PAST  # "used to be on warfarin but came off it 2 years ago"
     if (
         vague_past
         or _is_question(doc, sentence)

@@ -53,7 +53,7 @@ _SECTIONS: Final[tuple[str, ...]] = (
     "yes_no",
     "answers",
 )
-_FLAG_FIELDS: Final[frozenset[str]] = frozenset({"patterns", "except", "negative", "context"})
+_FLAG_FIELDS: Final[frozenset[str]] = frozenset({"patterns", "except", "negative", "context", "lasting"})
 
 
 class LexiconError(ValueError):
@@ -76,6 +76,8 @@ class FlagRule:
     exceptions: re.Pattern[str] | None
     negative: re.Pattern[str] | None
     context: re.Pattern[str] | None
+    lasting: re.Pattern[str] | None = None
+    """Mentions that are for good (a removed spleen): never read as past."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,8 @@ class Lexicon:
     spelling: Spelling
     calendar: Calendar
     episode: re.Pattern[str]
+    unrelated: tuple[re.Pattern[str], ...]
+    """Times of other events ("born seven weeks ago"): never the pain's duration."""
     """Words that tie a time to the current episode ("this flare", "this time")."""
     flags: tuple[FlagRule, ...]
     dispatch: Mapping[str, tuple[tuple[int, re.Pattern[str]], ...]]
@@ -624,6 +628,7 @@ def _build(b: _Builder) -> Lexicon:
         spelling=spelling,
         calendar=calendar,
         episode=b.regex(duration, "episode", "duration.episode"),
+        unrelated=b.each(duration, "unrelated", "duration.unrelated"),
         flags=flags,
         dispatch=dispatch,
         areas=areas,
@@ -719,6 +724,7 @@ def _build_flags(
                 exceptions=b.regexes(spec, "except", f"{keypath}.except", required=False),
                 negative=b.regexes(spec, "negative", f"{keypath}.negative", required=False),
                 context=b.regexes(spec, "context", f"{keypath}.context", required=False),
+                lasting=b.regexes(spec, "lasting", f"{keypath}.lasting", required=False),
             )
         )
     return tuple(rules), {key: tuple(entries) for key, entries in dispatch.items()}

@@ -204,10 +204,13 @@ _EPISODE_REACH: Final[int] = 40
 
 def pick_duration(doc: Document, lexicon: Lexicon, today: date) -> tuple[float | None, float | None]:
     """(the current episode, the whole history when it is longer), in weeks."""
+    unrelated = [m.span() for pattern in lexicon.unrelated for m in pattern.finditer(doc.text)]
     candidates = [
         c
         for c in duration_candidates(doc, lexicon, today)
-        if c.weeks is not None and c.weeks <= MAX_DURATION_WEEKS
+        if c.weeks is not None
+        and c.weeks <= MAX_DURATION_WEEKS
+        and not any(start < c.end and c.start < end for start, end in unrelated)
     ]
     if not candidates:
         return None, None
