@@ -198,3 +198,58 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_dsn(postgres_server: PostgresServer) -> str:
     """`postgresql://...` of a private server started once for the whole session."""
     return postgres_server.dsn
+
+
+_TEMPLATE = "psoasbot_template"
+_made: list[int] = [0]
+
+
+def _admin(dsn: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_dsn: str) -> str:
+    """A database migrated once for the session, copied for each test that wants a fresh one."""
+    import asyncio
+
+    from bot.storage.postgres import PostgresStorage
+
+    _admin(postgres_dsn, f"DROP DATABASE IF EXISTS {_TEMPLATE}", f"CREATE DATABASE {_TEMPLATE}")
+    target = postgres_dsn.rsplit("/", 1)[0] + f"/{_TEMPLATE}"
+
+    async def migrate() -> None:
+        async with PostgresStorage(target):
+            pass
+
+    asyncio.run(migrate())
+    return _TEMPLATE
+
+
+def fresh_database(postgres_dsn: str, template: str | None = None) -> str:
+    """A new, empty database on the session server (a copy of `template` when given); its DSN.
+    Copying a migrated template takes a few milliseconds, far less than migrating."""
+    _made[0] += 1
+    name = f"psoasbot_{os.getpid()}_{_made[0]}"
+    source = f" TEMPLATE {template}" if template else ""
+    _admin(postgres_dsn, f"CREATE DATABASE {name}{source}")
+    return postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(postgres_dsn: str, dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    _admin(postgres_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_database(postgres_dsn: str, postgres_template: str) -> Iterator[str]:
+    """The DSN of a fresh, migrated database of its own for one test, dropped afterwards."""
+    dsn = fresh_database(postgres_dsn, postgres_template)
+    try:
+        yield dsn
+    finally:
+        drop_database(postgres_dsn, dsn)

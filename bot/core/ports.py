@@ -218,6 +218,14 @@ class MediaStore(Protocol):
     def forget(self, channel: str, key: str) -> None: ...
 
 
+class BroadcastStore(Protocol):
+    def claim(self, spacing: float) -> float:
+        """Take the next start of the proactive-send pace that every process on this database
+        shares: starts are at least `spacing` seconds apart across all of them. Returns how
+        many seconds from now this one's start is (0 or less: at once)."""
+        ...
+
+
 class Tx(Protocol):
     """One transaction's stores."""
 
@@ -239,6 +247,8 @@ class Tx(Protocol):
     def checkins(self) -> CheckinStore: ...
     @property
     def media(self) -> MediaStore: ...
+    @property
+    def broadcast(self) -> BroadcastStore: ...
 
 
 class Storage(Protocol):

@@ -112,6 +112,7 @@ class TelegramSettings:
     webhook_secret: str | None = None
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    db_pool_size: int = 10
 
     @property
     def base_file_url(self) -> str | None:
@@ -297,7 +298,7 @@ async def run_telegram(core: Core, database: str | Path, settings: TelegramSetti
     metrics = Metrics()
     telemetry = Telemetry(metrics, clock)
     application = build_application(settings, telemetry)
-    storage = await open_storage(database)
+    storage = await open_storage(database, pool_size=settings.db_pool_size)
     try:
         return await _run(application, core, storage, settings, clock, stop, metrics, telemetry)
     finally:
