@@ -39,7 +39,8 @@ def as_sqlite_returns(value: Any) -> Any:
 
 def fetch(tx: Any, storage: Storage, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
     """Rows of `sql` inside a unit of work, as SQLite would return them."""
-    cursor = tx.raw.execute(dialect(storage, sql), params)
+    query = dialect(storage, sql)
+    cursor = tx.raw.execute(query, params) if params else tx.raw.execute(query)
     if cursor.description is None:
         return []
     return [tuple(as_sqlite_returns(value) for value in row) for row in cursor.fetchall()]
@@ -56,7 +57,8 @@ async def scalar(storage: Storage, sql: str, *params: Any) -> Any:
 
 async def execute(storage: Storage, sql: str, *params: Any) -> None:
     """A plain statement in a write transaction of its own (to set up a test's rows)."""
-    await storage.write(lambda tx: tx.raw.execute(dialect(storage, sql), params))
+    query = dialect(storage, sql)
+    await storage.write(lambda tx: tx.raw.execute(query, params) if params else tx.raw.execute(query))
 
 
 async def open_target(target: str) -> Storage:
