@@ -122,20 +122,7 @@ class PostgresServer:
                 "--locale=C",
                 "--no-sync",
             )
-            options = (
-                f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            self._run(
-                "pg_ctl",
-                "start",
-                "--wait",
-                "--timeout=60",
-                f"--pgdata={self.data}",
-                f"--log={self.log}",
-                "-o",
-                options,
-            )
+            self._start_server()
             self._run(
                 "createdb",
                 f"--host={self.socket_dir}",
@@ -147,6 +134,34 @@ class PostgresServer:
             self.stop()
             raise
         return self
+
+    @property
+    def options(self) -> str:
+        return (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+
+    def _start_server(self) -> None:
+        self._run(
+            "pg_ctl",
+            "start",
+            "--wait",
+            "--timeout=60",
+            f"--pgdata={self.data}",
+            f"--log={self.log}",
+            "-o",
+            self.options,
+        )
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server as a crash or an operator would (every connection is cut), stay
+        down for `down_seconds`, and start it again on the same port with the same data."""
+        import time
+
+        self._run("pg_ctl", "stop", "--wait", "--timeout=60", "--mode=fast", f"--pgdata={self.data}")
+        time.sleep(down_seconds)
+        self._start_server()
 
     def stop(self) -> None:
         """Stop at once (nothing in it needs a clean shutdown) and delete the folder."""
