@@ -180,6 +180,7 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
         db_pool_size=settings.db_pool_size,
+        db_pool_timeout=settings.db_pool_timeout,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 

@@ -85,6 +85,9 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     db_pool_size: int = 10
     """PostgreSQL only: connections (and database worker threads) per process."""
+    db_pool_timeout: float = 30.0
+    """PostgreSQL only: how long a unit of work waits for a connection (while the server is
+    restarting, or every connection is busy) before it fails as transient."""
     metrics_port: int | None = None
     """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
 
@@ -113,4 +116,5 @@ class Settings:
             metrics_host=env.get("PSOASBOT_METRICS_HOST") or "127.0.0.1",
             metrics_port=_port("PSOASBOT_METRICS_PORT"),
             db_pool_size=int(_number("PSOASBOT_DB_POOL_SIZE", "10", 1, 200)),
+            db_pool_timeout=_number("PSOASBOT_DB_POOL_TIMEOUT", "30", 0.1, 600),
         )

@@ -19,18 +19,25 @@ def is_postgres(target: str | Path) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
-async def open_storage(target: str | Path, *, pool_size: int | None = None) -> Storage:
+async def open_storage(
+    target: str | Path, *, pool_size: int | None = None, pool_timeout: float | None = None
+) -> Storage:
     """Open (and migrate) the database `target` names; StorageError says why not.
 
     `pool_size` is PostgreSQL's number of connections (and worker threads) for this
-    process; SQLite has one connection whatever it is.
+    process, `pool_timeout` how long a unit of work waits for one; SQLite has one
+    connection whatever they are.
     """
     if is_postgres(target):
         from bot.storage.postgres import PostgresStorage
-        from bot.storage.postgres.connection import DEFAULT_POOL_SIZE
+        from bot.storage.postgres.connection import DEFAULT_POOL_SIZE, DEFAULT_POOL_TIMEOUT
 
         assert isinstance(target, str)
-        return await PostgresStorage(target, pool_size=pool_size or DEFAULT_POOL_SIZE).open()
+        return await PostgresStorage(
+            target,
+            pool_size=pool_size or DEFAULT_POOL_SIZE,
+            pool_timeout=pool_timeout or DEFAULT_POOL_TIMEOUT,
+        ).open()
     from bot.storage.sqlite import SqliteStorage
 
     return await SqliteStorage(Path(target)).open()

@@ -113,6 +113,7 @@ class TelegramSettings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     db_pool_size: int = 10
+    db_pool_timeout: float = 30.0
 
     @property
     def base_file_url(self) -> str | None:
@@ -316,7 +317,9 @@ async def run_telegram(core: Core, database: str | Path, settings: TelegramSetti
     telemetry = Telemetry(metrics, clock)
     limiter = BroadcastLimiter(settings.broadcast_per_second)
     application = build_application(settings, telemetry, limiter)
-    storage = await open_storage(database, pool_size=settings.db_pool_size)
+    storage = await open_storage(
+        database, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout
+    )
     # The broadcast limit is Telegram's for the bot, not per process: every instance on this
     # database takes its proactive sends' starts from one shared pace (see limits.py).
     limiter.share_pace(lambda spacing: storage.write(lambda tx: tx.broadcast.claim(spacing)))
