@@ -137,7 +137,8 @@ def prepare(dsn: str) -> None:
         connection.execute(SCHEMA)
         with connection.cursor() as cursor:
             cursor.executemany(
-                "INSERT INTO drv_users (channel, external_id) VALUES ('bench', %s)", [(str(n),) for n in range(USERS)]
+                "INSERT INTO drv_users (channel, external_id) VALUES ('bench', %s)",
+                [(str(n),) for n in range(USERS)],
             )
 
 

@@ -77,9 +77,7 @@ class Balancer:
 class Cluster:
     """`count` instances of `psoasbot run` in webhook mode on one database."""
 
-    def __init__(
-        self, standin: BotApiStandIn, workdir: Path, dsn: str, count: int = 3, **env: str
-    ) -> None:
+    def __init__(self, standin: BotApiStandIn, workdir: Path, dsn: str, count: int = 3, **env: str) -> None:
         self.standin = standin
         self.workdir = workdir
         self.dsn = dsn

@@ -87,9 +87,7 @@ async def test_an_instance_killed_at_random_moments_loses_nothing_and_repeats_no
             # The result once, or twice only across a kill between sending and marking it sent.
             assert 1 <= len(results) <= 2, user.texts()
             assert not any(STORAGE_ERROR in text for text in user.texts())
-        repeated = sum(
-            len([t for t in user.texts() if t.startswith(RESULT)]) - 1 for user in users
-        )
+        repeated = sum(len([t for t in user.texts() if t.startswith(RESULT)]) - 1 for user in users)
         assert repeated <= cluster.kills
         # Webhook instances never poll: Telegram would refuse it while the webhook is set.
         assert standin.calls("getUpdates") == []
@@ -103,9 +101,7 @@ async def test_postgresql_restarted_mid_load_the_instances_catch_up_by_themselve
         standin.add_user(user.chat_id)
     # An input waits at most a second for a connection, so the three-second outage is longer:
     # some updates are answered 503 and Telegram delivers them again.
-    async with running_cluster(
-        standin, tmp_path, postgres_database, PSOASBOT_DB_POOL_TIMEOUT="1"
-    ) as cluster:
+    async with running_cluster(standin, tmp_path, postgres_database, PSOASBOT_DB_POOL_TIMEOUT="1") as cluster:
         walking = asyncio.gather(*(walk_typical_check(user) for user in users))
         await asyncio.sleep(1.5)
         assert not walking.done()
