@@ -55,7 +55,7 @@ def cpu() -> float:
 
 def step_state(row: Any) -> tuple[int, str]:
     step = (row[2] or 0) + 1
-    history = json.dumps(json.loads(row[3] or "[]")[-5:] + [f"s{step}"])
+    history = json.dumps([*json.loads(row[3] or "[]")[-5:], f"s{step}"])
     return step, history
 
 
