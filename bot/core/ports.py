@@ -17,7 +17,10 @@ does it anyway), so one user's inputs are applied one at a time, in order, even
 when several instances receive them.
 
 Every method runs inside the caller's transaction; "now" for stamps is the
-transaction's own time, taken once when it began.
+transaction's own time, taken once when it began. A backend may run `work` again when
+the database rolled the transaction back by itself (a deadlock, a serialization failure)
+or its connection was found dead before COMMIT; so `work` must have no effect outside
+the `Tx` it is given.
 """
 
 from __future__ import annotations
