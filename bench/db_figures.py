@@ -101,13 +101,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     for count in (1, 3):
         run = results["instances"][f"{count}_instances"]
         talk, sends = run["conversations"], run["reminders"]
-        p95 = talk["latency"].get("p95")
+        p95 = talk["latency"].get("p95_ms")
         found.append(
             (
                 f"db3 {count} instance{'s' if count > 1 else ''}, webhook, PostgreSQL",
                 "info",
                 f"conversations {talk['updates_per_s']:.0f} updates/s, p95 "
-                f"{(p95 or 0) * 1000:.0f} ms ({talk['failed']} failed); reminders (limit 1000/s) "
+                f"{p95 or 0:.0f} ms ({talk['failed']} failed); reminders (limit 1000/s) "
                 f"{sends['per_s'] or 0:.0f}/s, {sends['sent']} of {sends['due']}",
             )
         )

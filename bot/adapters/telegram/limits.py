@@ -40,9 +40,9 @@ ahead, and a crashed instance wastes at most one.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
