@@ -1,10 +1,11 @@
-"""The `psoasbot` command: chat, assess, validate, graph, run, backup."""
+"""The `psoasbot` command: chat, assess, validate, graph, render-pictures, run, backup."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
 
     graph = commands.add_parser("graph", help="write the flow as a Mermaid diagram")
     graph.add_argument("--output", type=Path, help="file to write (default: standard output)")
+
+    pictures = commands.add_parser("render-pictures", help="draw every exercise's picture as a PNG file")
+    pictures.add_argument(
+        "--output", type=Path, default=Path("pictures"), help="folder to write into (default: ./pictures)"
+    )
 
     run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
     run.add_argument("--db", help="database file or postgresql:// URL")
@@ -68,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backup":  # needs no content: it must work even when content is broken
         return _backup(args, settings)
     logs.configure(
-        "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
+        "WARNING"
+        if args.command in ("chat", "assess", "validate", "graph", "render-pictures", "run")
+        else settings.log_level
     )
     try:
         telegram = args.command == "run" and bool(settings.telegram_token)
@@ -126,6 +134,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         else:
             sys.stdout.write(diagram)
         return EXIT_OK
+    if args.command == "render-pictures":
+        return _render_pictures(core, args.output)
     database = args.db or settings.database
     if args.command == "run" and settings.telegram_token:
         return _run_telegram(args, settings, core, database)
@@ -136,6 +146,27 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         )
         return EXIT_USAGE
     return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.db_pool_size))
+
+
+def _render_pictures(core: Core, output: Path) -> int:
+    """Write <exercise_id>.png for every exercise, to look at them or ship them."""
+    from bot.illustrations import Illustrations
+
+    illustrations = Illustrations(core.content.root)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for exercise_id in core.content.exercises:
+            started = time.perf_counter()
+            picture = illustrations.png(exercise_id)
+            seconds = time.perf_counter() - started
+            path = output / f"{exercise_id}.png"
+            path.write_bytes(picture)
+            width, height = int.from_bytes(picture[16:20], "big"), int.from_bytes(picture[20:24], "big")
+            print(f"{path}  {width} x {height}  {len(picture) // 1024} KB  drawn in {seconds:.2f} s")
+    except OSError as error:
+        print(f"psoasbot render-pictures: cannot write to {output}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
