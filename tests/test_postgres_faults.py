@@ -81,7 +81,8 @@ async def test_an_instance_killed_at_random_moments_loses_nothing_and_repeats_no
         await wait_until_all_sent(postgres_database)
         assert cluster.kills >= 3, "the walk ended before enough kills to mean anything"
         assert_all_applied_once(postgres_database, users)
-        assert 502 in cluster.balancer.statuses or 503 in cluster.balancer.statuses or cluster.kills
+        # Some updates reached a killed instance, and Telegram had to deliver them again.
+        assert any(status != 200 for status in cluster.balancer.statuses)
         for user in users:
             results = [text for text in user.texts() if text.startswith(RESULT)]
             # The result once, or twice only across a kill between sending and marking it sent.

@@ -68,7 +68,8 @@ async def test_a_failed_step_leaves_nothing_half_written(storage: Storage):
     with pytest.raises(RuntimeError):
         await storage.write(crash_in_the_middle)
     assert await scalar(storage, "SELECT COUNT(*) FROM users") == 0
-    assert await storage.write(lambda tx: tx.users.get_or_create("t", "x")) == 1 or is_pg(storage)
+    created = await storage.write(lambda tx: tx.users.get_or_create("t", "x"))
+    assert await storage.read(lambda tx: tx.users.find("t", "x")) == created
 
 
 async def test_a_database_error_is_one_storage_error_with_a_plain_message(storage: Storage):
@@ -503,3 +504,45 @@ def test_both_backends_end_with_the_same_tables_and_columns(tmp_path: Path, post
         table: sorted(columns) for table, columns in on_postgres.items() if table != "schema_version"
     }
     assert on_postgres == on_sqlite
+
+
+async def test_postgresql_errors_are_plain_and_say_whether_they_pass(postgres_database: str):
+    """A lock timeout is transient; connections cut under the pool (as a server restart does)
+    are replaced without the caller noticing."""
+    import psycopg
+
+    storage = await open_storage(postgres_database)
+    try:
+        user = await storage.write(lambda tx: tx.users.get_or_create("t", "x"))
+        holding, release = threading.Event(), threading.Event()
+
+        def hold(tx: Tx) -> None:
+            tx.users.set_timezone(user, "Europe/Oslo")  # locks the user's row
+            holding.set()
+            release.wait(5)
+
+        held = asyncio.create_task(storage.write(hold))
+        await asyncio.to_thread(holding.wait, 5)
+
+        def impatient(tx: Tx) -> None:
+            tx.raw.execute("SET LOCAL lock_timeout = '100ms'")  # type: ignore[attr-defined]
+            tx.users.set_timezone(user, "Europe/Paris")
+
+        with pytest.raises(StorageError) as failed:
+            await storage.write(impatient)
+        release.set()
+        await held
+        assert failed.value.transient and "\n" not in str(failed.value) and "lock" in str(failed.value)
+
+        # Every connection of the pool is cut, as when the server restarts ...
+        with psycopg.connect(postgres_database, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        # ... and the next units of work run on fresh ones.
+        for zone in ("Asia/Tokyo", "America/Lima", "Africa/Lagos"):
+            await storage.write(lambda tx, zone=zone: tx.users.set_timezone(user, zone))
+        assert await storage.read(lambda tx: tx.users.timezone(user)) == "Africa/Lagos"
+    finally:
+        await storage.close()
