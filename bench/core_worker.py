@@ -113,12 +113,13 @@ def count_machines() -> None:
 async def run(
     db: Path, seconds: float, users: int, mode: str, seed_base: int, profile: Path | None = None
 ) -> dict[str, Any]:
+    from bot.storage.database import Database
+
     from bench.conversation import PSOASBOT_SCRIPT
     from bench.seed import button_data
     from bot.core.app import build_core
     from bot.core.events import NewCheck, Press, Start
     from bot.core.service import ConversationService
-    from bot.storage.database import Database
 
     machines_before_build = MACHINES_BUILT
     core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)

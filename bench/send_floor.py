@@ -28,7 +28,9 @@ from bench.harness import TOKEN
 CARD = (
     "<b>Your routine: Desk-sitter routine</b>\n\n"
     "⏰ Time for your routine, about 12 minutes. Tap Done when you have finished.\n\n"
-    + "\n".join(f"{n}. An exercise with a name of some length — hold 30 s, 3 times, each side" for n in range(1, 5))
+    + "\n".join(
+        f"{n}. An exercise with a name of some length — hold 30 s, 3 times, each side" for n in range(1, 5)
+    )
     + "\n\nSafety notes:\n"
     + "\n".join(f"• A safety note of the usual length, a sentence or so, number {n}." for n in range(1, 6))
     + "\n\nNeed the how-to? Tap “Show the steps”."
@@ -53,7 +55,9 @@ async def run(base_url: str, first_chat: int, count: int, concurrency: int) -> d
 
         async def send(chat_id: int) -> None:
             async with gate:
-                await bot.send_message(chat_id, CARD, parse_mode=ParseMode.HTML, reply_markup=keyboard(chat_id))
+                await bot.send_message(
+                    chat_id, CARD, parse_mode=ParseMode.HTML, reply_markup=keyboard(chat_id)
+                )
 
         await send(first_chat)  # warm the connection pool
         cpu0, started = cpu_seconds(), time.monotonic()

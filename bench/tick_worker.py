@@ -22,9 +22,10 @@ from bench.common import ROOT, cpu_seconds, main_thread_share, memory_mb, pin_to
 
 
 async def run(db: Path, profile: Path | None) -> dict[str, Any]:
-    from bot.core.app import build_core
     from bot.core.plan_service import PlanService
     from bot.storage.database import Database
+
+    from bot.core.app import build_core
 
     core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
     profiler = None
