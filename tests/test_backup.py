@@ -106,6 +106,8 @@ def test_backup_of_a_postgresql_database_says_to_use_pg_dump(tmp_path: Path):
     done = backup(str(tmp_path / "copy.db"), "--db", dsn)
     assert done.returncode == 1
     message = done.stderr.strip()
-    assert message.startswith("psoasbot backup: postgresql://psoasbot@db.example.org:5433/psoasbot is a PostgreSQL")
+    assert message.startswith(
+        "psoasbot backup: postgresql://psoasbot@db.example.org:5433/psoasbot is a PostgreSQL"
+    )
     assert "pg_dump --format=custom" in message and "secret" not in message
     assert list(tmp_path.iterdir()) == []
