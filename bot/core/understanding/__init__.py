@@ -38,7 +38,7 @@ from bot.core.understanding.flags import scan_flags
 from bot.core.understanding.lexicon import Lexicon, LexiconError, load_lexicon
 from bot.core.understanding.quantities import pick_age, pick_duration, pick_pain, pick_sex
 from bot.core.understanding.spelling import correct
-from bot.core.understanding.subject import patient_of
+from bot.core.understanding.subject import as_first_person, patient_of
 
 MAX_TEXT_CHARS: Final[int] = 65_536
 """The longest text read (64 KB): `assess` refuses longer input with exit 2, the chat
@@ -68,8 +68,14 @@ def understand(text: str, lexicon: Lexicon, today: date | None = None) -> Findin
     if not clean:
         return Findings()
     corrected, spans = correct(clean, lexicon)
-    doc = split_sentences(corrected, lexicon, spans)
-    patient = patient_of(doc, lexicon)
+    as_written = split_sentences(corrected, lexicon, spans)
+    patient = patient_of(as_written, lexicon)
+    doc = as_written
+    if patient.proxy:
+        # "she can't hold her wee" is read as "i can't hold my wee"; ages and sex are read
+        # as written, where "she's 68" and the writer's own "I'm 45" stay apart.
+        retold, retold_spans = correct(as_first_person(clean, lexicon), lexicon)
+        doc = split_sentences(retold, lexicon, retold_spans)
     flags = scan_flags(doc, lexicon, patient)
     location, radiates = scan_areas(doc, lexicon)
     current, history = pick_duration(doc, lexicon, today or date.today())
@@ -82,7 +88,7 @@ def understand(text: str, lexicon: Lexicon, today: date | None = None) -> Findin
         duration_weeks=current,
         history_weeks=history,
         pain_now=pick_pain(doc, lexicon),
-        age=pick_age(doc, lexicon, patient, today or date.today()),
-        sex=pick_sex(doc, lexicon, patient),
+        age=pick_age(as_written, lexicon, patient, today or date.today()),
+        sex=pick_sex(as_written, lexicon, patient),
         proxy=patient.proxy,
     )

@@ -9,7 +9,7 @@ it counts as where the pain spreads. Areas named with no symptom word at all
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bot.core.understanding.context import pre_negated
 from bot.core.understanding.document import Document, Span, clauses, words
@@ -60,12 +60,29 @@ def _negated(doc: Document, lexicon: Lexicon, mention: re.Match[str]) -> bool:
     return cue is not None and words(after[: cue.start()]) <= 1
 
 
+def _statements(doc: Document, lexicon: Lexicon) -> Iterator[Span]:
+    """Clauses, cut again at "and my ..." when a verb follows ("my thigh went numb and my groin
+    is sore"), but not in a list ("pain in my back and my groin")."""
+    text = doc.text
+    for clause in clauses(doc, lexicon, lexicon.clause_break):
+        start = clause.start
+        for weak in lexicon.weak_break.finditer(text, clause.start, clause.end):
+            if weak.start() <= start:
+                continue
+            horizon = min(clause.end, weak.end() + 40)
+            if lexicon.verbs.search(text, weak.end(), horizon):
+                yield Span(start, weak.start())
+                start = weak.start()
+        if clause.end > start:
+            yield Span(start, clause.end)
+
+
 def scan_areas(doc: Document, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[str, ...]]:
     text = doc.text
     location: list[str] = []
     radiates: list[str] = []
     neutral: list[str] = []  # areas named with no symptom word at all ("a lump in my groin")
-    for clause in clauses(doc, lexicon, lexicon.clause_break):
+    for clause in _statements(doc, lexicon):
         mentions = [m for m in lexicon.areas.finditer(text, clause.start, clause.end) if m.lastgroup]
         if not mentions:
             continue

@@ -108,12 +108,26 @@ def _reading(
     return seen
 
 
+def _contextual_mentions(doc: Document, rule: FlagRule) -> list[tuple[Span, re.Match[str]]]:
+    found: list[tuple[Span, re.Match[str]]] = []
+    for context, pattern in rule.contextual:
+        for match in pattern.finditer(doc.text):
+            sentence = doc.sentence_at(match.start())
+            if _in_context(doc, context, sentence):
+                found.append((sentence, match))
+    return found
+
+
 def scan_flags(doc: Document, lexicon: Lexicon, patient: Patient) -> FlagReadings:
     values: dict[str, bool] = {}
     uncertain: set[str] = set()
     past: set[str] = set()
     text = doc.text
     for rule, mentions in zip(lexicon.flags, flag_mentions(doc, lexicon), strict=True):
+        if rule.contextual:
+            mentions = sorted(
+                [*mentions, *_contextual_mentions(doc, rule)], key=lambda item: item[1].start()
+            )
         seen = _reading(doc, lexicon, rule, mentions, patient)
         if Reading.AFFIRMED in seen:
             values[rule.key] = True

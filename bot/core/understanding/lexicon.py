@@ -53,7 +53,9 @@ _SECTIONS: Final[tuple[str, ...]] = (
     "yes_no",
     "answers",
 )
-_FLAG_FIELDS: Final[frozenset[str]] = frozenset({"patterns", "except", "negative", "context", "lasting"})
+_FLAG_FIELDS: Final[frozenset[str]] = frozenset(
+    {"patterns", "except", "negative", "context", "lasting", "contextual"}
+)
 
 
 class LexiconError(ValueError):
@@ -78,6 +80,9 @@ class FlagRule:
     context: re.Pattern[str] | None
     lasting: re.Pattern[str] | None = None
     """Mentions that are for good (a removed spleen): never read as past."""
+    contextual: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = ()
+    """(context, patterns): phrases that count only where the sentence, or the one before,
+    names the context ("it's gone hard" after "my hernia ...")."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,10 @@ class PatientWords:
     he: re.Pattern[str]
     she: re.Pattern[str]
     relation_sex: Mapping[str, str]
+    pronouns: re.Pattern[str] | None
+    pronoun_targets: Mapping[str, str]
+    """Third person to first ("she can't hold her wee" -> "i can't hold my wee") for reading a
+    message about someone else with the patterns written for the writer."""
     others_owners: frozenset[str]
     """Possessives that make a relative the patient's, not the patient ("his mum")."""
     age_patterns: tuple[re.Pattern[str], ...]
@@ -518,6 +527,12 @@ def _build(b: _Builder) -> Lexicon:
         min_length=b.integer(fuzzy, "min_length", "fuzzy.min_length"),
         min_score=b.number(fuzzy.get("min_score"), "fuzzy.min_score"),
     )
+    pronoun_section = b.mapping(patient, "pronouns", "patient.pronouns")
+    pronouns: dict[str, str] = {}
+    for source, target in pronoun_section.items():
+        if not isinstance(source, str) or not isinstance(target, str):
+            raise b.fail(f"patient.pronouns.{source}", "must map a word to a word")
+        pronouns[source.lower()] = target.lower()
     patient_words = PatientWords(
         proxy=b.each(patient, "proxy", "patient.proxy"),
         lead=b.each(patient, "lead", "patient.lead"),
@@ -527,6 +542,8 @@ def _build(b: _Builder) -> Lexicon:
         he=b.regex(patient, "he", "patient.he"),
         she=b.regex(patient, "she", "patient.she"),
         relation_sex=relation_sex,
+        pronouns=re.compile(r"(?<![\w'])(?:" + alternation(list(pronouns)) + r")(?![\w'])") if pronouns else None,
+        pronoun_targets=pronouns,
         others_owners=frozenset(w.lower() for w in b.strings(patient, "others_owners", "patient.others_owners")),
         age_patterns=b.each(patient, "age", "patient.age"),
     )
@@ -690,6 +707,21 @@ def _key_lists(b: _Builder) -> tuple[frozenset[str], frozenset[str]]:
     return lists[0], lists[1]
 
 
+def _contextual(
+    b: _Builder, spec: Mapping[str, Any], keypath: str
+) -> tuple[tuple[re.Pattern[str], re.Pattern[str]], ...]:
+    groups = spec.get("contextual", [])
+    if not isinstance(groups, list):
+        raise b.fail(f"{keypath}.contextual", "must be a list of {context, patterns}")
+    built: list[tuple[re.Pattern[str], re.Pattern[str]]] = []
+    for index, group in enumerate(groups):
+        where = f"{keypath}.contextual[{index}]"
+        if not isinstance(group, Mapping) or set(group) != {"context", "patterns"}:
+            raise b.fail(where, "must have exactly context and patterns")
+        built.append((b.regex(group, "context", f"{where}.context"), b.regex(group, "patterns", f"{where}.patterns")))
+    return tuple(built)
+
+
 def _build_flags(
     b: _Builder,
 ) -> tuple[tuple[FlagRule, ...], dict[str, tuple[tuple[int, re.Pattern[str]], ...]]]:
@@ -725,6 +757,7 @@ def _build_flags(
                 negative=b.regexes(spec, "negative", f"{keypath}.negative", required=False),
                 context=b.regexes(spec, "context", f"{keypath}.context", required=False),
                 lasting=b.regexes(spec, "lasting", f"{keypath}.lasting", required=False),
+                contextual=_contextual(b, spec, keypath),
             )
         )
     return tuple(rules), {key: tuple(entries) for key, entries in dispatch.items()}

@@ -52,3 +52,12 @@ def patient_sex(doc: Document, lexicon: Lexicon, patient: Patient) -> str | None
     if he != she:
         return "M" if he > she else "F"
     return None
+
+
+def as_first_person(text: str, lexicon: Lexicon) -> str:
+    """The message retold in the first person, for reading one written about someone else."""
+    pattern = lexicon.patient.pronouns
+    if pattern is None:
+        return text
+    targets = lexicon.patient.pronoun_targets
+    return pattern.sub(lambda found: targets.get(found.group(0), found.group(0)), text)
