@@ -41,6 +41,7 @@ LOOKBACK: Final[int] = 240
 
 _MAX_OTHER_PERSON_GAP: Final[int] = 10
 _LIST_BREAK: Final = re.compile(r"[,:]")
+_DETERMINER: Final = re.compile(r"\b(?:my|the|our|your)\b")
 """A comma ends the statement a cue after the finding can close ("in remission, bowels normal")."""
 _LOOKBACK: Final[int] = LOOKBACK
 
@@ -118,6 +119,11 @@ def post_negated(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Matc
         default=low,
     )
     prefix = text[clause : match.start()]
+    # Only the noun phrase counts: "and I say my waterworks are no different" is about the
+    # waterworks, while "I have a fever and everything else is fine" is not about the fever.
+    determiner = last(_DETERMINER, prefix, 0, len(prefix))
+    if determiner is not None:
+        prefix = prefix[determiner.start() :]
     if lexicon.post_blockers.search(prefix):
         return False
     end = min(sentence.end, match.end() + _LOOKBACK)
@@ -215,7 +221,10 @@ def _after(
             end = found.start()
     cue = pattern.search(text, match.end(), end)
     limit = lexicon.context_gap_words * (2 if whole_statement else 1)
-    return cue is not None and words(text[match.end() : cue.start()]) <= limit
+    if cue is None or words(text[match.end() : cue.start()]) > limit:
+        return False
+    # "on rivaroxaban since a DVT last year": the time dates the start of something ongoing
+    return not (whole_statement and lexicon.ongoing.search(text, match.end(), cue.start()))
 
 
 def other_person(
@@ -315,7 +324,14 @@ def classify(
         return Reading.OTHER_PERSON
     if hypothetical(doc, lexicon, sentence, match):
         return Reading.HYPOTHETICAL
-    reported = _cue(doc, lexicon, sentence, match, lexicon.question_cue, lexicon.max_gap_words) is not None
+    if _after(doc, lexicon, sentence, match, lexicon.hypothetical_post, whole_statement=True):
+        return Reading.HYPOTHETICAL  # "... lose control of your bladder and you go straight to A&E"
+    if pre_negated(doc, lexicon, sentence, match) or post_negated(doc, lexicon, sentence, match, rule):
+        return Reading.NEGATED
+    # A reported question or a list of signs to watch for anywhere earlier in the sentence
+    # ("the physio listed: any numbness, bladder changes, a fever, ...").
+    low = scope_start(doc, lexicon, sentence, match.start())
+    reported = lexicon.question_cue.search(doc.text, low, match.start()) is not None
     if reported or _is_question(doc, sentence):
         answer = _answer_after(doc, lexicon, sentence)
         if answer is False:
@@ -324,8 +340,6 @@ def classify(
             return Reading.AFFIRMED
         if reported:
             return Reading.QUESTION
-    if pre_negated(doc, lexicon, sentence, match) or post_negated(doc, lexicon, sentence, match, rule):
-        return Reading.NEGATED
     lasting = rule.lasting is not None and rule.lasting.search(match.group(0)) is not None
     if rule.key not in lexicon.past_counts and not lasting and _past(doc, lexicon, sentence, match, rule):
         return Reading.PAST

@@ -174,6 +174,7 @@ class Lexicon:
     other_person_blockers: re.Pattern[str]
     other_person_post: re.Pattern[str]
     hypothetical: re.Pattern[str]
+    hypothetical_post: re.Pattern[str]
     max_gap_words: int
     max_post_gap_words: int
     uncertain_pre: re.Pattern[str]
@@ -187,6 +188,7 @@ class Lexicon:
     answer_max_words: int
     context_gap_words: int
     resolved_post: re.Pattern[str]
+    ongoing: re.Pattern[str]
     past_counts: frozenset[str]
     """Keys a past mention still counts for (`keys.yaml` beside the lexicon)."""
     resolved_counts: frozenset[str]
@@ -626,6 +628,7 @@ def _build(b: _Builder) -> Lexicon:
         other_person_blockers=b.regex(negation, "other_person_blockers", "negation.other_person_blockers"),
         other_person_post=b.regex(negation, "other_person_post", "negation.other_person_post"),
         hypothetical=b.regex(negation, "hypothetical", "negation.hypothetical"),
+        hypothetical_post=b.regex(negation, "hypothetical_post", "negation.hypothetical_post"),
         max_gap_words=b.integer(negation, "max_gap_words", "negation.max_gap_words"),
         max_post_gap_words=b.integer(negation, "max_post_gap_words", "negation.max_post_gap_words"),
         uncertain_pre=b.regex(context, "uncertain_pre", "context.uncertain_pre"),
@@ -639,6 +642,7 @@ def _build(b: _Builder) -> Lexicon:
         answer_max_words=b.integer(context, "answer_max_words", "context.answer_max_words"),
         context_gap_words=b.integer(context, "max_gap_words", "context.max_gap_words"),
         resolved_post=b.regex(context, "resolved_post", "context.resolved_post"),
+        ongoing=b.regex(context, "ongoing", "context.ongoing"),
         past_counts=past_counts,
         resolved_counts=resolved_counts,
         patient=patient_words,
@@ -661,7 +665,7 @@ def _build(b: _Builder) -> Lexicon:
         duration_patterns=tuple(duration_patterns),
         time_words=re.compile(
             "|".join(
-                [b.computed["unit"], b.computed["relative_since"], b.computed["vague"], r"\d"]
+                [b.computed["unit"], b.computed["relative_since"], b.computed["vague"], b.computed["calendar"], r"\d"]
                 + [f"(?:{p.pattern})" for kind, p in duration_patterns if kind == "since_then"]
             )
         ),
