@@ -17,6 +17,9 @@ from bot.core.presenter import Presenter
 from bot.core.triage import merge_text_findings
 
 EXIT_INVALID = 2
+MAX_INPUT_BYTES = 1_048_576
+"""The largest JSON input read (1 MiB): room for the longest `text` (MAX_TEXT_CHARS
+characters, up to 4 bytes each) and every other answer; anything larger is refused."""
 
 
 class InvalidInput(ValueError):
@@ -47,8 +50,12 @@ def assess(raw_json: str, core: Core) -> dict[str, Any]:
 
 
 def run_assess(source: IO[str], output: IO[str], errors: IO[str], core: Core) -> int:
+    raw = source.read(MAX_INPUT_BYTES + 1)
+    if len(raw.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES:
+        errors.write(f"psoasbot assess: input is larger than {MAX_INPUT_BYTES:,} bytes\n")
+        return EXIT_INVALID
     try:
-        result = assess(source.read(), core)
+        result = assess(raw, core)
     except InvalidInput as error:
         errors.write(f"psoasbot assess: {str(error).splitlines()[0]}\n")
         return EXIT_INVALID

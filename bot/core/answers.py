@@ -155,6 +155,12 @@ def value_of(answers: Mapping[str, Any], key: str) -> Any:
     return None
 
 
+MAX_TEXT_CHARS: Final[int] = 65_536
+"""The longest `text` read (64 KB of characters). Every character of it is read; longer
+text is refused with one line, never cut: a warning sign at the end of a long story must
+not fall off silently."""
+
+
 class AnswerError(ValueError):
     """An answer set does not fit the contract; the message is one line for the user."""
 
@@ -209,4 +215,9 @@ def _checked(spec: KeySpec, value: Any) -> Any:
         return value
     if not isinstance(value, str):
         raise AnswerError(f"{key!r} must be a string, got {value!r}")
+    if key == "text" and len(value) > MAX_TEXT_CHARS:
+        raise AnswerError(
+            f"'text' has {len(value):,} characters; the most that is read is {MAX_TEXT_CHARS:,} "
+            "(send the most recent part, or split it)"
+        )
     return value

@@ -23,7 +23,7 @@ from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
 from bot.core.plan.config import PlanConfig, PlanConfigError, load_plan_config
 from bot.core.plan.rules import CheckinRules, CheckinRulesError, load_checkin_rules
 from bot.core.policy import URGENCIES, Urgency
-from bot.core.rules import condition_keys, negated_keys, FactSpec, Predicate, RuleError, compile_condition
+from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition, condition_keys, negated_keys
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
 from bot.illustrations import ILLUSTRATION_MESSAGE_KEYS, illustration_problems
 from bot.reports import REPORT_MESSAGE_KEYS

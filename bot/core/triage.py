@@ -78,9 +78,8 @@ def text_flags(findings: Findings, answers: Mapping[str, Any], content: Content)
         if key not in BOOLEAN_KEYS or answers.get(key) is True:
             continue
         explicit = key in answers and answers[key] is not None
-        if key in content.protective_keys or key not in content.safety_keys:
-            if explicit:
-                continue  # an explicit answer wins where a yes could lower or change the plan
+        if explicit and (key in content.protective_keys or key not in content.safety_keys):
+            continue  # an explicit answer wins where a yes could lower or change the plan
         added.add(key)
     return added
 

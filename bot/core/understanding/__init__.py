@@ -22,8 +22,8 @@ linear in its length.
 from __future__ import annotations
 
 from datetime import date
-from typing import Final
 
+from bot.core.answers import MAX_TEXT_CHARS
 from bot.core.understanding.answers import (
     parse_age,
     parse_areas,
@@ -39,10 +39,6 @@ from bot.core.understanding.lexicon import Lexicon, LexiconError, load_lexicon
 from bot.core.understanding.quantities import pick_age, pick_duration, pick_pain, pick_sex
 from bot.core.understanding.spelling import correct
 from bot.core.understanding.subject import as_first_person, patient_of
-
-MAX_TEXT_CHARS: Final[int] = 65_536
-"""The longest text read (64 KB): `assess` refuses longer input with exit 2, the chat
-with a message; nothing is ever cut silently."""
 
 __all__ = [
     "MAX_TEXT_CHARS",

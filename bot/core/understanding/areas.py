@@ -61,8 +61,9 @@ def _negated(doc: Document, lexicon: Lexicon, mention: re.Match[str]) -> bool:
 
 
 def _statements(doc: Document, lexicon: Lexicon) -> Iterator[Span]:
-    """Clauses, cut again at "and my ..." when a verb follows ("my thigh went numb and my groin
-    is sore"), but not in a list ("pain in my back and my groin")."""
+    """Clauses, cut again at "and my ..." when the part before has its own symptom and a verb
+    follows ("my thigh went numb and my groin is sore"), but not in a list ("pain in my back
+    and my groin") or a joint subject ("my back and the front of my hip have ached")."""
     text = doc.text
     for clause in clauses(doc, lexicon, lexicon.clause_break):
         start = clause.start
@@ -70,7 +71,11 @@ def _statements(doc: Document, lexicon: Lexicon) -> Iterator[Span]:
             if weak.start() <= start:
                 continue
             horizon = min(clause.end, weak.end() + 40)
-            if lexicon.verbs.search(text, weak.end(), horizon):
+            said_already = any(
+                pattern.search(text, start, weak.start())
+                for pattern in (lexicon.pain_words, lexicon.other_symptoms, lexicon.radiation)
+            )
+            if said_already and lexicon.verbs.search(text, weak.end(), horizon):
                 yield Span(start, weak.start())
                 start = weak.start()
         if clause.end > start:
@@ -93,7 +98,11 @@ def scan_areas(doc: Document, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[
             sentence = doc.sentence_at(clause.start)
             if not lexicon.other_symptoms.search(text, sentence.start, sentence.end):
                 for mention in mentions:
-                    if mention.lastgroup and mention.lastgroup not in neutral and not _negated(doc, lexicon, mention):
+                    if (
+                        mention.lastgroup
+                        and mention.lastgroup not in neutral
+                        and not _negated(doc, lexicon, mention)
+                    ):
                         neutral.append(mention.lastgroup)
             continue
         hits = [(span, "pain") for span in pains + spreads] + [(span, "other") for span in others]
@@ -102,6 +111,8 @@ def scan_areas(doc: Document, lexicon: Lexicon) -> tuple[tuple[str, ...], tuple[
             if area is None or _negated(doc, lexicon, mention):
                 continue
             before = text[max(clause.start, mention.start() - 40) : mention.start()]
+            if lexicon.diagnosis.search(text, max(clause.start, mention.start() - 60), mention.start()):
+                continue  # "the GP said it's a tight hip flexor": a verdict, not a place it hurts
             cue = max((s for s, _ in spreads if s < mention.start()), default=None)
             # After a radiation verb with no other symptom in between, the verb governs
             # ("shoots ... into my calf, with a numb patch"); otherwise the nearest

@@ -105,7 +105,9 @@ def pre_negated(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match
     return not _breaks_between(doc, lexicon, cue.end(), match)
 
 
-def post_negated(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match[str], rule: FlagRule) -> bool:
+def post_negated(
+    doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match[str], rule: FlagRule
+) -> bool:
     text = doc.text
     # The finding must be the subject of the statement the cue closes: nothing
     # like "I have a ..." before it in its clause.
@@ -290,7 +292,10 @@ def _past(doc: Document, lexicon: Lexicon, sentence: Span, match: re.Match[str],
     # a time earlier in the sentence, even past a comma: "clean 8 years now, I used to inject"
     low = scope_start(doc, lexicon, sentence, match.start())
     earlier = last(lexicon.past_pre, doc.text, low, match.start())
-    if earlier is not None and words(doc.text[earlier.end() : match.start()]) <= lexicon.context_gap_words * 2:
+    if (
+        earlier is not None
+        and words(doc.text[earlier.end() : match.start()]) <= lexicon.context_gap_words * 2
+    ):
         return True
     if _after(doc, lexicon, sentence, match, lexicon.past_post, whole_statement=True):
         return True

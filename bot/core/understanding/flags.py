@@ -18,11 +18,12 @@ the length of the message.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Final
 
-from bot.core.understanding.context import LOOKBACK, Patient, Reading, classify, pre_negated
+from bot.core.understanding.context import Patient, Reading, classify, pre_negated
 from bot.core.understanding.document import Document, Span
 from bot.core.understanding.lexicon import FlagRule, Lexicon
 
@@ -73,15 +74,35 @@ class FlagReadings:
     past: frozenset[str]
 
 
-def _excepted(doc: Document, rule: FlagRule, sentence: Span, match: re.Match[str]) -> bool:
-    if rule.exceptions is None:
-        return False
-    low = max(sentence.start, match.start() - LOOKBACK)
-    high = min(sentence.end, match.end() + LOOKBACK)
-    return any(
-        found.start() < match.end() and match.start() < found.end()
-        for found in rule.exceptions.finditer(doc.text, low, high)
-    )
+class _Exceptions:
+    """Where each rule's `except` patterns match, found once per sentence and kept.
+
+    Searching a window around every mention cost as much as the rest of the reading for
+    a message that repeats one word thousands of times; one pass per sentence does not.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.spans: dict[tuple[str, int], list[tuple[int, int]]] = {}
+
+    def covers(self, rule: FlagRule, sentence: Span, match: re.Match[str]) -> bool:
+        if rule.exceptions is None:
+            return False
+        key = (rule.key, sentence.start)
+        spans = self.spans.get(key)
+        if spans is None:
+            spans = [
+                found.span()
+                for found in rule.exceptions.finditer(self.doc.text, sentence.start, sentence.end)
+            ]
+            self.spans[key] = spans
+        # spans are in order of their start; only those starting before the mention ends matter
+        index = bisect.bisect_left(spans, (match.end(), -1))
+        return any(end > match.start() for _, end in spans[max(0, index - _LOOK_BACK_SPANS) : index])
+
+
+_LOOK_BACK_SPANS: Final[int] = 8
+"""How many exception matches before a mention are checked for overlap (they do not nest deeply)."""
 
 
 def _in_context(doc: Document, context: re.Pattern[str], sentence: Span) -> bool:
@@ -93,11 +114,16 @@ def _in_context(doc: Document, context: re.Pattern[str], sentence: Span) -> bool
 
 
 def _reading(
-    doc: Document, lexicon: Lexicon, rule: FlagRule, mentions: list[tuple[Span, re.Match[str]]], patient: Patient
+    doc: Document,
+    lexicon: Lexicon,
+    rule: FlagRule,
+    mentions: list[tuple[Span, re.Match[str]]],
+    patient: Patient,
+    exceptions: _Exceptions,
 ) -> set[Reading]:
     seen: set[Reading] = set()
     for sentence, match in mentions:
-        if match.end() == match.start() or _excepted(doc, rule, sentence, match):
+        if match.end() == match.start() or exceptions.covers(rule, sentence, match):
             continue
         if rule.context is not None and not _in_context(doc, rule.context, sentence):
             continue
@@ -123,12 +149,11 @@ def scan_flags(doc: Document, lexicon: Lexicon, patient: Patient) -> FlagReading
     uncertain: set[str] = set()
     past: set[str] = set()
     text = doc.text
+    exceptions = _Exceptions(doc)
     for rule, mentions in zip(lexicon.flags, flag_mentions(doc, lexicon), strict=True):
         if rule.contextual:
-            mentions = sorted(
-                [*mentions, *_contextual_mentions(doc, rule)], key=lambda item: item[1].start()
-            )
-        seen = _reading(doc, lexicon, rule, mentions, patient)
+            mentions = sorted([*mentions, *_contextual_mentions(doc, rule)], key=lambda item: item[1].start())
+        seen = _reading(doc, lexicon, rule, mentions, patient, exceptions)
         if Reading.AFFIRMED in seen:
             values[rule.key] = True
             continue

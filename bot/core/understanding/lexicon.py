@@ -62,7 +62,6 @@ class LexiconError(ValueError):
     """A lexicon file is missing, malformed or invalid; the message names file and key."""
 
 
-
 @dataclass(frozen=True)
 class FlagRule:
     """The compiled patterns of one boolean answer key.
@@ -208,6 +207,7 @@ class Lexicon:
     other_symptoms: re.Pattern[str]
     radiation: re.Pattern[str]
     radiation_source: re.Pattern[str]
+    diagnosis: re.Pattern[str]
     link_words: re.Pattern[str]
     units: tuple[TimeUnit, ...]
     relative: tuple[tuple[re.Pattern[str], float], ...]
@@ -393,8 +393,7 @@ def _build(b: _Builder) -> Lexicon:
         for unit, unit_value in units.items():
             number_values[f"{ten} {unit}"] = ten_value + unit_value
     word_numbers = (
-        f"(?:{alternation(list(tens))})(?:[\\s-]+(?:{alternation(list(units))}))?"
-        f"|{alternation(list(words))}"
+        f"(?:{alternation(list(tens))})(?:[\\s-]+(?:{alternation(list(units))}))?|{alternation(list(words))}"
     )
     number = rf"(?:(?<![\w.])\d+(?:\.\d+)?(?!\d)|(?<![\w'-])(?:{word_numbers})(?![\w']))"
     count = rf"(?:{number}|(?<![\w'-])(?:{alternation(list(quantifiers))})(?![\w']))"
@@ -459,7 +458,7 @@ def _build(b: _Builder) -> Lexicon:
     relations = b.mapping(patient, "relations", "patient.relations")
     relation_sex: dict[str, str] = {}
     relation_words: list[str] = []
-    for code, items in relations.items():
+    for code in relations:
         if code not in (*SEXES, "any"):
             raise b.fail(f"patient.relations.{code}", f"must be one of {', '.join(SEXES)} or any")
         for word in b.strings(relations, code, f"patient.relations.{code}"):
@@ -544,9 +543,13 @@ def _build(b: _Builder) -> Lexicon:
         he=b.regex(patient, "he", "patient.he"),
         she=b.regex(patient, "she", "patient.she"),
         relation_sex=relation_sex,
-        pronouns=re.compile(r"(?<![\w'])(?:" + alternation(list(pronouns)) + r")(?![\w'])") if pronouns else None,
+        pronouns=re.compile(r"(?<![\w'])(?:" + alternation(list(pronouns)) + r")(?![\w'])")
+        if pronouns
+        else None,
         pronoun_targets=pronouns,
-        others_owners=frozenset(w.lower() for w in b.strings(patient, "others_owners", "patient.others_owners")),
+        others_owners=frozenset(
+            w.lower() for w in b.strings(patient, "others_owners", "patient.others_owners")
+        ),
         age_patterns=b.each(patient, "age", "patient.age"),
     )
     for name, patterns in (("proxy", patient_words.proxy), ("lead", patient_words.lead)):
@@ -555,7 +558,9 @@ def _build(b: _Builder) -> Lexicon:
                 raise b.fail(f"patient.{name}[{index}]", "must capture the relation in a group named who")
     for index, pattern in enumerate(patient_words.age_patterns):
         if not {"n", "decade", "year"} & set(pattern.groupindex):
-            raise b.fail(f"patient.age[{index}]", "must capture the number in a group named n (or decade, year)")
+            raise b.fail(
+                f"patient.age[{index}]", "must capture the number in a group named n (or decade, year)"
+            )
     present = b.each(duration, "present", "duration.present")
     for index, pattern in enumerate(present):
         if "month" not in pattern.groupindex:
@@ -563,7 +568,9 @@ def _build(b: _Builder) -> Lexicon:
     calendar = Calendar(days=calendar_days, present=present, months=month_numbers)
     past_counts, resolved_counts = _key_lists(b)
     age_words = b.number_map(b.section("age"), "words", "age.words")
-    age_decades = {squash(k): int(v) for k, v in b.number_map(b.section("age"), "decades", "age.decades").items()}
+    age_decades = {
+        squash(k): int(v) for k, v in b.number_map(b.section("age"), "decades", "age.decades").items()
+    }
     age_modifiers = {
         squash(k): int(v) for k, v in b.number_map(b.section("age"), "modifiers", "age.modifiers").items()
     }
@@ -594,7 +601,8 @@ def _build(b: _Builder) -> Lexicon:
         for index, pattern in enumerate(patterns):
             if not {"n", "decade", "year", "school", "nearly"} & set(pattern.groupindex):
                 raise b.fail(
-                    f"{keypath}[{index}]", "must capture the number in a group named n (or decade, year, school, nearly)"
+                    f"{keypath}[{index}]",
+                    "must capture the number in a group named n (or decade, year, school, nearly)",
                 )
     sex_patterns = b.each(sex, "patterns", "sex.patterns")
     for index, pattern in enumerate(sex_patterns):
@@ -658,6 +666,7 @@ def _build(b: _Builder) -> Lexicon:
         other_symptoms=b.regex(symptoms, "other", "symptoms.other"),
         radiation=b.regex(symptoms, "radiation", "symptoms.radiation"),
         radiation_source=b.regex(symptoms, "radiation_source", "symptoms.radiation_source"),
+        diagnosis=b.regex(symptoms, "diagnosis", "symptoms.diagnosis"),
         link_words=b.regex(symptoms, "link", "symptoms.link"),
         units=time_units,
         relative=relative_rules,
@@ -665,7 +674,13 @@ def _build(b: _Builder) -> Lexicon:
         duration_patterns=tuple(duration_patterns),
         time_words=re.compile(
             "|".join(
-                [b.computed["unit"], b.computed["relative_since"], b.computed["vague"], b.computed["calendar"], r"\d"]
+                [
+                    b.computed["unit"],
+                    b.computed["relative_since"],
+                    b.computed["vague"],
+                    b.computed["calendar"],
+                    r"\d",
+                ]
                 + [f"(?:{p.pattern})" for kind, p in duration_patterns if kind == "since_then"]
             )
         ),
@@ -722,7 +737,9 @@ def _contextual(
         where = f"{keypath}.contextual[{index}]"
         if not isinstance(group, Mapping) or set(group) != {"context", "patterns"}:
             raise b.fail(where, "must have exactly context and patterns")
-        built.append((b.regex(group, "context", f"{where}.context"), b.regex(group, "patterns", f"{where}.patterns")))
+        built.append(
+            (b.regex(group, "context", f"{where}.context"), b.regex(group, "patterns", f"{where}.patterns"))
+        )
     return tuple(built)
 
 

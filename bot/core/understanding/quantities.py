@@ -115,7 +115,9 @@ def reference_day(doc: Document, lexicon: Lexicon, today: date) -> date:
         if days:
             day = days[0]
         else:
-            day = {"start": 5, "beginning": 5, "early": 5, "middle": 15, "mid": 15}.get(part, 25 if part else 15)
+            day = {"start": 5, "beginning": 5, "early": 5, "middle": 15, "mid": 15}.get(
+                part, 25 if part else 15
+            )
         year = today.year if (month, day) <= (today.month, today.day) else today.year - 1
         return date(year, month, min(day, 28))
     return today
@@ -198,19 +200,32 @@ def _linked(doc: Document, lexicon: Lexicon, span: Span) -> bool:
     )
 
 
+_UNRELATED_REACH: Final[int] = 80
+"""Characters before a time phrase searched for the event it dates ("born ... seven weeks ago")."""
+
+
+def _unrelated(doc: Document, lexicon: Lexicon, candidate: Duration) -> bool:
+    """Is this the time of another event ("my daughter was born seven weeks ago")?"""
+    sentence = doc.sentence_at(candidate.start)
+    low = max(sentence.start, candidate.start - _UNRELATED_REACH)
+    high = min(sentence.end, candidate.end + _UNRELATED_REACH)
+    return any(
+        found.start() < candidate.end and candidate.start < found.end()
+        for pattern in lexicon.unrelated
+        for found in pattern.finditer(doc.text, low, high)
+    )
+
+
 _EPISODE_REACH: Final[int] = 40
 """Characters either side of a time phrase within which "this flare" ties it to the episode."""
 
 
 def pick_duration(doc: Document, lexicon: Lexicon, today: date) -> tuple[float | None, float | None]:
     """(the current episode, the whole history when it is longer), in weeks."""
-    unrelated = [m.span() for pattern in lexicon.unrelated for m in pattern.finditer(doc.text)]
     candidates = [
         c
         for c in duration_candidates(doc, lexicon, today)
-        if c.weeks is not None
-        and c.weeks <= MAX_DURATION_WEEKS
-        and not any(start < c.end and c.start < end for start, end in unrelated)
+        if c.weeks is not None and c.weeks <= MAX_DURATION_WEEKS and not _unrelated(doc, lexicon, c)
     ]
     if not candidates:
         return None, None
@@ -228,7 +243,8 @@ def pick_duration(doc: Document, lexicon: Lexicon, today: date) -> tuple[float |
 
     def pained(span: Span) -> bool:
         return any(
-            pattern.search(doc.text, span.start, span.end) for pattern in (lexicon.pain_words, lexicon.radiation)
+            pattern.search(doc.text, span.start, span.end)
+            for pattern in (lexicon.pain_words, lexicon.radiation)
         )
 
     # Best first: a time in the same clause as a pain word; then one tied to the

@@ -27,7 +27,11 @@ def patient_of(doc: Document, lexicon: Lexicon) -> Patient:
         if explicit is not None:
             return Patient(proxy=True, relation=" ".join(explicit.group("who").split()))
     lead = next(
-        (found for pattern in section.lead if (found := pattern.search(text, 0, min(len(text), _LEAD_CHARS)))),
+        (
+            found
+            for pattern in section.lead
+            if (found := pattern.search(text, 0, min(len(text), _LEAD_CHARS)))
+        ),
         None,
     )
     if lead is None:
