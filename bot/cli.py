@@ -143,6 +143,7 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         outbox_lease_seconds=settings.outbox_lease_seconds,
         broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
+        http_client=settings.http_client,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 

@@ -42,6 +42,13 @@ def _number(name: str, default: str, low: float, high: float) -> float:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database_path: Path
@@ -57,6 +64,7 @@ class Settings:
     outbox_lease_seconds: float = 30.0
     broadcast_per_second: float = 30.0
     clock_file: str | None = None
+    http_client: str = "aiohttp"
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -77,4 +85,5 @@ class Settings:
             # Telegram allows about 30 bulk messages per second, up to 1,000 with paid broadcasts.
             broadcast_per_second=_number("PSOASBOT_BROADCAST_PER_SECOND", "30", 1, 1000),
             clock_file=env.get("PSOASBOT_CLOCK_FILE") or None,
+            http_client=_choice("PSOASBOT_HTTP", "aiohttp", ("aiohttp", "httpx")),
         )

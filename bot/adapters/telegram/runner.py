@@ -30,6 +30,7 @@ from telegram import Update
 from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import Application, ApplicationBuilder
 
+from bot.adapters.telegram.aiohttp_request import use_http_client
 from bot.adapters.telegram.delivery import Deliverer, retry_seconds, with_retries
 from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
 from bot.adapters.telegram.limits import BroadcastLimiter
@@ -61,6 +62,7 @@ class TelegramSettings:
     listen: str = "127.0.0.1"
     port: int = 8443
     webhook_secret: str | None = None
+    http_client: str = "aiohttp"
 
     @property
     def base_file_url(self) -> str | None:
@@ -78,11 +80,15 @@ def build_application(settings: TelegramSettings) -> Application:  # type: ignor
         .concurrent_updates(PerChatUpdateProcessor(256))
         # Paces reminders and check-ins only; our own retry policy lives in delivery.py.
         .rate_limiter(BroadcastLimiter(settings.broadcast_per_second))
-        .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(15)
-        .pool_timeout(10)
-        .connection_pool_size(64)
+    )
+    builder = use_http_client(
+        builder,
+        "httpx" if settings.http_client == "httpx" else "aiohttp",
+        connection_pool_size=64,
+        connect_timeout=10,
+        read_timeout=15,
+        write_timeout=15,
+        pool_timeout=10,
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url)
@@ -218,7 +224,11 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
             await application.start()
             log.info(
                 "bot started",
-                extra={"mode": "webhook" if settings.webhook_url else "polling", "resent_users": resent},
+                extra={
+                    "mode": "webhook" if settings.webhook_url else "polling",
+                    "resent_users": resent,
+                    "http": settings.http_client,
+                },
             )
             scheduler = asyncio.ensure_future(
                 run_scheduler(
