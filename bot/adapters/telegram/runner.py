@@ -279,6 +279,20 @@ async def run_scheduler(
     next_prune = 0.0
     while not stop.is_set():
         pending: set[asyncio.Future[None]] = set()
+        room = asyncio.Event()
+
+        def sent(
+            task: asyncio.Future[None],
+            pending: set[asyncio.Future[None]] = pending,
+            room: asyncio.Event = room,
+        ) -> None:
+            # O(1) per send: asyncio.wait(FIRST_COMPLETED) over a thousand pending sends cost a
+            # quarter of the bot's CPU at 1,000 reminders/s.
+            pending.discard(task)
+            room.set()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("sending due reminders failed", exc_info=task.exception())
+
         try:
             if time.monotonic() >= next_prune:  # hourly: see bot/storage/retention.py
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
@@ -286,12 +300,16 @@ async def run_scheduler(
                 await prune(plan.database, datetime.now(UTC))
             async with contextlib.aclosing(plan.claim_due(chunk)) as claims:
                 async for touched in claims:
-                    pending.update(asyncio.ensure_future(send(user, chat)) for user, chat in touched)
+                    for user, chat in touched:
+                        task = asyncio.ensure_future(send(user, chat))
+                        pending.add(task)
+                        task.add_done_callback(sent)
                     while len(pending) > chunk:
-                        _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                        room.clear()
+                        await room.wait()
                     if stop.is_set():
                         break  # what is claimed is in the outbox: the next start sends it
-            await asyncio.gather(*pending)
+            await asyncio.gather(*pending, return_exceptions=True)  # failures are logged by `sent`
             await deliverer.flush_all()
         except Exception:
             log.exception("scheduler tick failed; trying again next tick")
