@@ -1,6 +1,6 @@
 """`psoasbot run`, optionally under cProfile. Nothing in bot/ is changed.
 
-  BENCH_PROFILE=path         write a cProfile of the whole run to path (pstats format)
+BENCH_PROFILE=path         write a cProfile of the whole run to path (pstats format)
 """
 
 from __future__ import annotations

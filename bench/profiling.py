@@ -22,6 +22,7 @@ _AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("psoasbot: other", ("/bot/",)),
     ("python-telegram-bot", ("/telegram/",)),
     ("HTTP client (httpx, httpcore, anyio, h11)", ("/httpx/", "/httpcore/", "/anyio/", "/h11/")),
+    ("HTTP client (aiohttp, yarl, multidict)", ("/aiohttp/", "/yarl/", "/multidict/")),
     ("aiosqlite (hand-off to its thread)", ("/aiosqlite/", "_queue.SimpleQueue", "queue.py")),
     ("transitions", ("/transitions/",)),
     ("json", ("/json/", "_json")),
