@@ -35,6 +35,7 @@ still ends in `TimedOut`, later than with httpx.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import mimetypes
 import re
@@ -286,9 +287,11 @@ def _check_proxy(url: str) -> None:
         )
 
 
+@functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """Verify Telegram's certificate against certifi's bundle, as httpx does (certifi comes with
-    httpx), so a host without a system CA store behaves the same with either class."""
+    httpx), so a host without a system CA store behaves the same with either class. Loading the
+    bundle takes a few milliseconds, so every session of the process shares one context."""
     try:
         import certifi
     except ImportError:  # pragma: no cover - httpx depends on certifi
