@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from bot import logs
 from bot.config import Settings, SettingsError
 from bot.core.app import SYMPTOM_CHECK_FLOW, Core, build_core
 from bot.core.content import ContentError
-from bot.storage.database import DatabaseError
+from bot.core.ports import StorageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -56,8 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         telegram = args.command == "run" and bool(settings.telegram_token)
+        front = "telegram" if telegram else "terminal" if args.command in ("chat", "run") else None
         core = build_core(
-            settings.content_dir, settings.flows_dir, settings.language, offer_reminders=telegram
+            settings.content_dir, settings.flows_dir, settings.language, offer_reminders=telegram, front=front
         )
     except ContentError as error:
         print(f"psoasbot: {len(error.problems)} problem(s) in content or flows:", file=sys.stderr)
@@ -66,14 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     try:
         return _dispatch(args, settings, core)
-    except DatabaseError as error:
-        print(f"psoasbot: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    except sqlite3.Error as error:
+    except StorageError as error:
         # Conversation steps report their own storage errors to the user; one that
-        # reaches here happened outside them (e.g. resending replies at start-up on
-        # a full disk), and deserves one line, not a traceback.
-        print(f"psoasbot: the database failed: {error}", file=sys.stderr)
+        # reaches here happened outside them (opening the database, or resending
+        # replies at start-up on a full disk), and deserves one line, not a traceback.
+        text = str(error)
+        prefix = "" if text.startswith(("cannot ", "the database")) else "the database failed: "
+        print(f"psoasbot: {prefix}{text}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_OK
@@ -148,11 +147,14 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database_path: Path, user: str | None) -> int:
+async def _chat(core: Core, database: str | Path, user: str | None) -> int:
     from bot.adapters.terminal import TerminalChat
     from bot.core.service import ConversationService
-    from bot.storage.database import Database
+    from bot.storage import open_storage
 
-    async with Database(database_path) as database:
-        chat = TerminalChat(ConversationService(core.engine, database), user)
+    storage = await open_storage(database)
+    try:
+        chat = TerminalChat(ConversationService(core.engine, storage), user)
         return await chat.run(sys.stdin, sys.stdout)
+    finally:
+        await storage.close()

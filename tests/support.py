@@ -14,6 +14,7 @@ import yaml
 from bot.core.app import Core, build_core
 from bot.core.engine import ConversationEngine, Outcome, Snapshot
 from bot.core.events import Event, Press, Select, Start, Text
+from bot.core.plan.model import Plan
 from bot.core.replies import Reply, ReplyKind
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +77,15 @@ class Walker:
     def __init__(self, engine: ConversationEngine | None = None) -> None:
         self.engine = engine or core().engine
         self.snapshot = Snapshot()
+        self.plan: Plan | None = None
         self.replies: list[Reply] = []
         self.taps = 0
         self.next_check_id = 1
 
     def send(self, event: Event) -> Outcome:
-        outcome = self.engine.step(self.snapshot, event)
+        outcome = self.engine.step(self.snapshot, event, self.plan)
+        if outcome.plan_change is not None and outcome.plan_change.plan is not None:
+            self.plan = outcome.plan_change.plan
         snapshot = outcome.snapshot
         if outcome.new_check:
             from dataclasses import replace
@@ -125,7 +129,8 @@ def area_label(area: str) -> str:
 
 
 def flag_label(key: str) -> str:
-    return core().content.messages.text(f"flag.{key}")
+    """The label of a flag's button (the short one; the question's text has the full one)."""
+    return core().content.messages.text(f"flag_short.{key}")
 
 
 def answer_check(walker: Walker, answers: Mapping[str, Any]) -> Outcome:

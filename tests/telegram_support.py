@@ -148,7 +148,7 @@ TYPICAL_TAPS: list[tuple[str, str]] = [
     ("Front of the hip", "Where do you feel the pain?"),
     ("Done ✓", "Does the pain spread"),
     ("None of these", "How does sitting affect it?"),
-    ("Worse while sitting and when I get up", "How long have you had this pain?"),
+    ("Worse sitting and getting up", "How long have you had this pain?"),
     ("1 to 3 weeks", "How bad is the pain"),
     ("3", "Do any of these apply to you right now?"),
     ("No", "Do any of these apply to you?"),
@@ -156,7 +156,7 @@ TYPICAL_TAPS: list[tuple[str, str]] = [
     ("No", "How old are you?"),
     ("30 to 49", "Which best describes you?"),
     ("Woman", "What does a normal week look like"),
-    ("Mostly sitting (desk, driving, sofa)", "already checked this same pain"),
+    ("Mostly sitting", "already checked this same pain"),
     ("No", "anything else about the pain"),
     ("Skip", "This looks suitable for self-care"),
 ]

@@ -22,6 +22,7 @@ from tests.support import (
     answer_check,
     area_label,
     core,
+    flag_label,
     load_vignettes,
     select,
 )
@@ -117,11 +118,11 @@ def test_every_state_and_transition_of_the_flow_is_walked():
     walker.send(Start())
     for token in ["y", None, "none", "o0", "o1", "v6", "y"]:
         walker.press(token) if token else walker.tap_options([area_label("groin")])
-    walker.tap_options([core().content.messages.text("flag.sudden_severe_onset")])
+    walker.tap_options([flag_label("sudden_severe_onset")])
     walker.press("n")
     walker.press("y")
     assert walker.snapshot.state == "precautions_detail"
-    walker.tap_options([core().content.messages.text("flag.anticoagulants")])
+    walker.tap_options([flag_label("anticoagulants")])
     seen_edges.add(("precautions_detail", walker.snapshot.state))
     expected_edges = {(t.source, t.dest) for t in flow.definition.transitions if t.trigger == "answer"}
     assert expected_edges <= seen_edges
@@ -308,7 +309,7 @@ def test_emergency_buttons_end_the_check_at_once():
             walker.tap_options([area_label("lower_back")])
         else:
             walker.press(token)
-    outcome = walker.tap_options([core().content.messages.text("flag.saddle_numbness")])
+    outcome = walker.tap_options([flag_label("saddle_numbness")])
     assert walker.snapshot.state == "result"
     assert outcome.assessment.urgency == "EMERGENCY"
     assert "emergency" in outcome.replies[0].text.lower()
@@ -414,7 +415,9 @@ def test_a_forged_reminder_button_after_an_emergency_is_refused():
     from bot.core.app import build_core
     from tests.support import core as shipped
 
-    engine = build_core(shipped().content.root, shipped().content.root.parent / "flows", offer_reminders=True).engine
+    engine = build_core(
+        shipped().content.root, shipped().content.root.parent / "flows", offer_reminders=True
+    ).engine
     walker = Walker(engine)
     walker.send(Start())
     outcome = walker.send(Text("I can't pee"))

@@ -75,19 +75,33 @@ def _zygote_main() -> None:
     settings = Settings.from_environment()
     real_build_core = bot.cli.build_core
     loaded = {
-        (Path(settings.content_dir), Path(settings.flows_dir), settings.language, offer): real_build_core(
-            settings.content_dir, settings.flows_dir, settings.language, offer_reminders=offer
+        (
+            Path(settings.content_dir),
+            Path(settings.flows_dir),
+            settings.language,
+            offer,
+            front,
+        ): real_build_core(
+            settings.content_dir, settings.flows_dir, settings.language, offer_reminders=offer, front=front
         )
-        for offer in (True, False)  # `run` offers reminders, `chat` does not
+        for offer, front in (
+            (True, "telegram"),
+            (False, "terminal"),
+        )  # `run` offers reminders, `chat` does not
     }
 
     def build_core(
-        content_dir: Path, flows_dir: Path, language: str = "en", *, offer_reminders: bool = False
+        content_dir: Path,
+        flows_dir: Path,
+        language: str = "en",
+        *,
+        offer_reminders: bool = False,
+        front: str | None = None,
     ):
-        key = (Path(content_dir), Path(flows_dir), language, offer_reminders)
+        key = (Path(content_dir), Path(flows_dir), language, offer_reminders, front)
         if key in loaded:
             return loaded[key]
-        return real_build_core(content_dir, flows_dir, language, offer_reminders=offer_reminders)
+        return real_build_core(content_dir, flows_dir, language, offer_reminders=offer_reminders, front=front)
 
     bot.cli.build_core = build_core  # type: ignore[assignment]
     children: set[int] = set()
@@ -423,15 +437,15 @@ class Patient:
 
 
 PATIENTS = [
-    (("Front of the hip", "hip_front"), ("Worse while sitting and when I get up", True, True),
+    (("Front of the hip", "hip_front"), ("Worse sitting and getting up", True, True),
      ("1 to 3 weeks", "2"), 3, ("30 to 49", "40"), ("Woman", "F"), "Mostly sitting"),
-    (("Groin", "groin"), ("Worse while I'm sitting", True, False),
+    (("Groin", "groin"), ("Worse while sitting", True, False),
      ("3 to 6 weeks", "4"), 2, ("18 to 29", "24"), ("Man", "M"), "Active, low impact"),
-    (("Lower back", "lower_back"), ("Worse when I get up from a chair", False, True),
+    (("Lower back", "lower_back"), ("Worse getting up from a chair", False, True),
      ("1 to 3 weeks", "2"), 5, ("30 to 49", "40"), ("Non-binary", "X"), "Mostly sitting"),
     (("Front of the thigh", "front_thigh"), ("Sitting makes no difference", False, False),
      ("3 to 6 weeks", "4"), 1, ("18 to 29", "24"), ("Woman", "F"), "Active, low impact"),
-    (("Buttock", "buttock"), ("Worse while sitting and when I get up", True, True),
+    (("Buttock", "buttock"), ("Worse sitting and getting up", True, True),
      ("1 to 3 weeks", "2"), 4, ("30 to 49", "40"), ("Man", "M"), "Mostly sitting"),
 ]  # fmt: skip
 
@@ -504,7 +518,8 @@ async def act(standin: BotApiStandIn, db: Path, patient: Patient, step: int) -> 
         assert not verdicts[key], (
             f"chat {patient.chat_id}, step {step}: an answered question is back on screen: "
             f"{(live.text or '')[:60]!r} (its buttons are for step {button_step(live)}, the stored step is "
-            f"{conversation_step(db, patient.chat_id)})\n" + describe_chat(standin, patient.chat_id, 0, standin.mark())
+            f"{conversation_step(db, patient.chat_id)})\n"
+            + describe_chat(standin, patient.chat_id, 0, standin.mark())
         )
 
     if how == "tap":
@@ -845,7 +860,7 @@ async def test_telegram_500s_and_a_10_second_hang_are_ridden_out_and_answers_cau
     # scheduler sends while the poll is stuck). The person types seven answers meanwhile.
     # The hang is armed once the tap is answered: armed before, it could catch the very poll that
     # was to deliver the tap, and then nothing would be left to overlap with the reminder's hang.
-    await user.tap("Worse while sitting and when I get up", "How long have you had this pain?")
+    await user.tap("Worse sitting and getting up", "How long have you had this pain?")
     hung_poll = standin.inject_delay("getUpdates", 10)
     await until(lambda: hung_poll.hits == 1, what="getUpdates hanging")
     hung_send = standin.inject_delay("sendMessage", 10, chat_id=user.chat_id)

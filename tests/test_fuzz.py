@@ -1,8 +1,8 @@
 """Stateful fuzzing of the transport-free core, the way Telegram drives it.
 
 A hypothesis `RuleBasedStateMachine` plays five users at once against the real
-ConversationService (its effects wired to a PlanService) and PlanService, on a
-real SQLite file, with an injected clock. Users send commands, type anything
+ConversationService (its effects wired to the plan's effects), PlanService and
+Scheduler, on a real SQLite file, with an injected clock. Users send commands, type anything
 (Unicode, emoji, control characters, right-to-left marks, up to 5,000
 characters) or realistic answers, press the buttons they were shown, press
 stale and forged buttons, choose several options at once, send stickers,
@@ -23,6 +23,11 @@ The properties, checked after every input:
 - bad input changes nothing: stale and forged buttons (conversation and plan),
   text that gets a hint, a sticker, a redelivered update; /help and /routine
   change nothing; a long message only ever keeps the question or shows a result;
+- the plan is the one truth (over random histories of checks, check-ins, hurt
+  reports, buttons and commands): no message ever offers an exercise the
+  person's current plan excludes (ball release after a contraindication, an
+  ease or a pause; any exercise at all while the plan is paused for review),
+  and an ease-off message is only ever sent with a new "eased" plan event;
 - at the end: SQLite's integrity and foreign-key checks pass, and no check is
   left in progress that no conversation continues.
 
@@ -64,12 +69,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from bot.adapters.telegram.front import _conversation_for
 from bot.adapters.telegram.render import html_text, split_message
 from bot.core.engine import _BUTTON_DATA, MAIN_FLOW, Snapshot
 from bot.core.events import (
     Back,
     Cancel,
-    ChangeReminderTime,
     ChangeTimezone,
     Event,
     Help,
@@ -81,10 +86,14 @@ from bot.core.events import (
     Text,
     Unsupported,
 )
-from bot.core.plan_service import PlanHandled, PlanService, is_plan_button
+from bot.core.plan.buttons import is_plan_button
+from bot.core.plan.effects import PlanEffects
+from bot.core.plan.model import Plan, PlanState
+from bot.core.plan.scheduler import Scheduler
+from bot.core.plan.service import PlanHandled, PlanService
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
 from bot.core.service import ConversationService, Handled
-from bot.storage.database import Database
+from bot.storage.sqlite import SqliteStorage as Database
 from tests.support import FakeClock
 from tests.support import reminders_core as core
 
@@ -279,9 +288,15 @@ TOKENS = (
     "new",
     "routine",
     "rem",
+    "review",
+    "steps",
     "zz",
     *(f"{kind}{index}" for kind in "vot" for index in (0, 1, 2, 3, 6, 7, 10, 11, 99, 999)),
+    *(f"{kind}{index}" for kind in ("up", "dn") for index in (0, 1, 2, 9)),
 )
+ALWAYS_OFFERED = ("review", "steps", "up", "dn")
+"""Tokens /routine offers at any step (how to do each exercise, the next step or an easier one,
+restarting a paused plan): a press of one at the current step is a real press."""
 UNSUPPORTED_KINDS = (
     "sticker",
     "photo",
@@ -492,8 +507,18 @@ class ConversationFuzz(RuleBasedStateMachine):
             shutil.rmtree(self.directory, ignore_errors=True)
             raise
         self.clock = FakeClock(START_TIME)
-        self.plan = PlanService(self.core.content, self.database, self.clock)
-        self.chat = ConversationService(self.core.engine, self.database, effects=self.plan.apply_effects)
+        self.plan = PlanService(self.core.content, self.database, self.core.plan_rules, self.clock)
+        self.scheduler = Scheduler(self.core.content, self.database, self.clock)
+        effects = PlanEffects(self.core.content, self.clock)
+        self.chat = ConversationService(
+            self.core.engine, self.database, effects=effects.apply, clock=self.clock
+        )
+        self.eases_seen: Counter[str] = Counter()
+        self.ease_title = self.messages.text("plan.decision.ease_title")
+        self.exercise_names = {
+            exercise_id: self.messages.text(f"exercise.{exercise_id}.name")
+            for exercise_id in self.core.content.exercises
+        }
         self.users = {external_id: UserModel(external_id) for external_id in USERS}
         self.touched: set[str] = set()
         self.rules_run = 0
@@ -521,15 +546,12 @@ class ConversationFuzz(RuleBasedStateMachine):
     async def _final_checks(self) -> None:
         assert self.database is not None
         await self._validate(USERS)
-        async with self.database.read() as connection:
-            async with connection.execute("PRAGMA integrity_check") as cursor:
-                integrity = [row[0] for row in await cursor.fetchall()]
-            async with connection.execute("PRAGMA foreign_key_check") as cursor:
-                orphans = list(await cursor.fetchall())
-            forgotten = await connection.execute_fetchall(
-                "SELECT k.id, k.user_id, c.check_id FROM checks k LEFT JOIN conversations c "
-                "ON c.user_id = k.user_id WHERE k.status = 'in_progress' AND c.check_id IS NOT k.id"
-            )
+        integrity = [row[0] for row in await self.query("PRAGMA integrity_check")]
+        orphans = await self.query("PRAGMA foreign_key_check")
+        forgotten = await self.query(
+            "SELECT k.id, k.user_id, c.check_id FROM checks k LEFT JOIN conversations c "
+            "ON c.user_id = k.user_id WHERE k.status = 'in_progress' AND c.check_id IS NOT k.id"
+        )
         # A check left in progress that the conversation no longer points to would stay open forever.
         assert list(forgotten) == [], f"checks in progress that no conversation continues: {forgotten}"
         assert integrity == ["ok"], integrity
@@ -540,16 +562,18 @@ class ConversationFuzz(RuleBasedStateMachine):
     def run(self, awaitable: Coroutine[Any, Any, T]) -> T:
         return self.loop.run_until_complete(awaitable)
 
+    async def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """A read of the raw tables (this fuzz runs on SQLite)."""
+        assert self.database is not None
+        return await self.database.read(lambda tx: tx.raw.execute(sql, params).fetchall())
+
     def snapshot(self, external_id: str) -> Snapshot:
         """The stored conversation without the answers (one query)."""
         return self.run(self._snapshot(external_id))
 
     async def _snapshot(self, external_id: str) -> Snapshot:
         assert self.database is not None
-        async with self.database.read() as connection:
-            rows = await connection.execute_fetchall(
-                CONVERSATION_SQL + " AND u.external_id = ?", (CHANNEL, external_id)
-            )
+        rows = await self.query(CONVERSATION_SQL + " AND u.external_id = ?", CHANNEL, external_id)
         return Stored(conversation_row(next(iter(rows), None)), (), ()).snapshot()
 
     def stored(self, external_id: str) -> Stored:
@@ -558,20 +582,19 @@ class ConversationFuzz(RuleBasedStateMachine):
     async def _stored(self, external_id: str) -> Stored:
         """The user's conversation as stored, read straight from the tables."""
         assert self.database is not None
-        async with self.database.read() as connection:
-            rows = await connection.execute_fetchall(
-                CONVERSATION_SQL + " AND u.external_id = ?", (CHANNEL, external_id)
-            )
-            answers = await connection.execute_fetchall(
-                "SELECT a.key, a.value FROM answers a JOIN conversations c ON c.check_id = a.check_id "
-                "JOIN users u ON u.id = c.user_id WHERE u.channel = ? AND u.external_id = ? ORDER BY a.key",
-                (CHANNEL, external_id),
-            )
-            checks = await connection.execute_fetchall(
-                "SELECT k.id, k.status FROM checks k JOIN users u ON u.id = k.user_id "
-                "WHERE u.channel = ? AND u.external_id = ? ORDER BY k.id",
-                (CHANNEL, external_id),
-            )
+        rows = await self.query(CONVERSATION_SQL + " AND u.external_id = ?", CHANNEL, external_id)
+        answers = await self.query(
+            "SELECT a.key, a.value FROM answers a JOIN conversations c ON c.check_id = a.check_id "
+            "JOIN users u ON u.id = c.user_id WHERE u.channel = ? AND u.external_id = ? ORDER BY a.key",
+            CHANNEL,
+            external_id,
+        )
+        checks = await self.query(
+            "SELECT k.id, k.status FROM checks k JOIN users u ON u.id = k.user_id "
+            "WHERE u.channel = ? AND u.external_id = ? ORDER BY k.id",
+            CHANNEL,
+            external_id,
+        )
         row = next(iter(rows), None)
         return Stored(conversation_row(row), tuple(answers), tuple(checks))
 
@@ -580,8 +603,7 @@ class ConversationFuzz(RuleBasedStateMachine):
         assert self.database is not None
         wanted = set(external_ids)
         found: dict[str, Snapshot] = {}
-        async with self.database.read() as connection:
-            rows = await connection.execute_fetchall(CONVERSATION_SQL, (CHANNEL,))
+        rows = await self.query(CONVERSATION_SQL, CHANNEL)
         for row in rows:
             external_id = row[0]
             assert external_id in self.users, f"a user nobody played: {external_id!r}"
@@ -646,8 +668,9 @@ class ConversationFuzz(RuleBasedStateMachine):
         if handled.rejected is None and handled.user_id is not None:
             SEEN["plan press accepted"] += 1
         new = self.collect_outbox()
-        if handled.change_time_of is not None:
-            self.converse(external_id, ChangeReminderTime(handled.change_time_of))
+        follow_up = _conversation_for(handled)
+        if follow_up is not None:
+            self.converse(external_id, follow_up)
         return handled, new
 
     def collect_outbox(self, rows: list[tuple[int, str, str]] | None = None) -> list[tuple[str, Reply]]:
@@ -655,10 +678,12 @@ class ConversationFuzz(RuleBasedStateMachine):
         if rows is None:
             rows = self.run(self._new_outbox())
         found = []
+        plans = self.run(self._plans()) if rows else {}
         for row_id, external_id, payload in rows:
             self.outbox_seen = max(self.outbox_seen, row_id)
             reply = reply_from_dict(json.loads(payload))
             check_reply(reply)
+            self.check_against_plan(external_id, reply, plans.get(external_id))
             model = self.users.get(external_id)
             if model is None:
                 continue
@@ -671,40 +696,94 @@ class ConversationFuzz(RuleBasedStateMachine):
 
     async def _new_outbox(self) -> list[tuple[int, str, str]]:
         assert self.database is not None
-        async with self.database.read() as connection:
-            rows = await connection.execute_fetchall(
-                "SELECT o.id, u.external_id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
-                "WHERE o.id > ? ORDER BY o.id",
-                (self.outbox_seen,),
-            )
+        rows = await self.query(
+            "SELECT o.id, u.external_id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
+            "WHERE o.id > ? ORDER BY o.id",
+            self.outbox_seen,
+        )
         return [(row[0], row[1], row[2]) for row in rows]
+
+    async def _plans(self) -> dict[str, tuple[Plan | None, int]]:
+        """Each user's plan as stored now, and how many times it has eased."""
+        assert self.database is not None
+
+        def read(tx: Any) -> dict[str, tuple[Plan | None, int]]:
+            found: dict[str, tuple[Plan | None, int]] = {}
+            for external_id in USERS:
+                user_id = tx.users.find(CHANNEL, external_id)
+                if user_id is None:
+                    continue
+                eased = sum(1 for event in tx.plans.events(user_id) if event.event == "eased")
+                found[external_id] = (tx.plans.get(user_id), eased)
+            return found
+
+        return await self.database.read(read)
+
+    def check_against_plan(
+        self, external_id: str, reply: Reply, stored: tuple[Plan | None, int] | None
+    ) -> None:
+        """No message offers what the person's plan excludes, and an ease-off is never repeated
+        without a new ease. Checked on every message, right after the step that wrote it (the
+        plan read is the one that step committed)."""
+        plan, eases = stored if stored is not None else (None, 0)
+        offered = {
+            exercise_id
+            for exercise_id, name in self.exercise_names.items()
+            if re.search(rf"(?m)^\s*\d+\. {re.escape(name)}:", reply.text)
+            or any(button.label == name for button in reply.all_buttons)
+        }
+        if offered:
+            SEEN["exercises shown"] += 1
+            assert plan is not None and plan.state.offers_exercises, (
+                f"exercises {sorted(offered)} shown to {external_id} while the plan is "
+                f"{plan.state.value if plan else 'absent'}: {reply.text[:200]!r}"
+            )
+            for exercise_id in offered:
+                clash = self.core.content.exercises[exercise_id].tags & plan.excluded_tags
+                assert not clash, (
+                    f"{exercise_id} shown though the plan excludes {sorted(clash)}: {reply.text[:200]!r}"
+                )
+            if plan.ball_withdrawn or not plan.ball_allowed:
+                SEEN["exercises shown with ball work withdrawn"] += 1
+        if plan is not None and plan.state is PlanState.PAUSED:
+            SEEN["messages while paused"] += 1
+        if reply.title == self.ease_title:
+            self.eases_seen[external_id] += 1
+            assert self.eases_seen[external_id] <= eases, (
+                f"ease-off message number {self.eases_seen[external_id]} to {external_id} with only {eases} eases"
+            )
+            SEEN["ease-off shown"] += 1
 
     async def _plan_rows(self, external_id: str) -> list[Any]:
         """Everything the plan service stores about one user."""
-        assert self.database is not None
         found: list[Any] = []
-        async with self.database.read() as connection:
-            for table in ("reminders", "sessions", "checkins", "plans"):
-                rows = await connection.execute_fetchall(
-                    f"SELECT t.* FROM {table} t JOIN users u ON u.id = t.user_id "
-                    "WHERE u.channel = ? AND u.external_id = ? ORDER BY 1",
-                    (CHANNEL, external_id),
-                )
-                found.append((table, list(rows)))
+        for table in ("reminders", "sessions", "checkins", "plans", "plan_events"):
+            rows = await self.query(
+                f"SELECT t.* FROM {table} t JOIN users u ON u.id = t.user_id "
+                "WHERE u.channel = ? AND u.external_id = ? ORDER BY 1",
+                CHANNEL,
+                external_id,
+            )
+            found.append((table, list(rows)))
         return found
 
     async def _owns(self, external_id: str, data: str) -> bool:
         """Whether the object a plan button names belongs to this user."""
         assert self.database is not None
-        match = re.match(r"^([rhcm]):(\d{1,12}):", data)
+        match = re.match(r"^([rhcmg]):(\d{1,12}):", data)
         assert match is not None
-        table = {"r": "sessions", "h": "sessions", "c": "checkins", "m": "reminders"}[match.group(1)]
-        async with self.database.read() as connection:
-            rows = await connection.execute_fetchall(
-                f"SELECT 1 FROM {table} t JOIN users u ON u.id = t.user_id "
-                "WHERE t.id = ? AND u.channel = ? AND u.external_id = ?",
-                (int(match.group(2)), CHANNEL, external_id),
-            )
+        if match.group(1) == "m" and match.group(2) == "0":
+            return True  # the person's own plan (quiet hours, end the plan, restart after a pause)
+        table = {"r": "sessions", "h": "sessions", "c": "checkins", "m": "reminders", "g": "checkins"}[
+            match.group(1)
+        ]
+        rows = await self.query(
+            f"SELECT 1 FROM {table} t JOIN users u ON u.id = t.user_id "
+            "WHERE t.id = ? AND u.channel = ? AND u.external_id = ?",
+            int(match.group(2)),
+            CHANNEL,
+            external_id,
+        )
         return bool(list(rows))
 
     def assert_unchanged(self, before: Stored, external_id: str, why: str) -> None:
@@ -717,7 +796,10 @@ class ConversationFuzz(RuleBasedStateMachine):
         before = self.stored(external_id)
         current = before.snapshot().step
         parsed = button_step_and_token(data)
-        live = parsed is not None and parsed in model.live(current) | offered_now(before.snapshot())
+        live = parsed is not None and (
+            parsed in model.live(current) | offered_now(before.snapshot())
+            or (parsed[0] == current and parsed[1].startswith(ALWAYS_OFFERED))
+        )
         handled = self.converse(external_id, Press(data))
         if live:
             SEEN[f"{why}: same as a shown button"] += 1
@@ -960,7 +1042,7 @@ class ConversationFuzz(RuleBasedStateMachine):
         before = self.run(self._plan_rows(user))
         conversation = self.stored(user)
         handled, replies = self.press_plan(user, data, message_id)
-        assert handled.change_time_of is None, handled
+        assert _conversation_for(handled) is None, handled
         new = [reply.text for external_id, reply in replies if external_id == user]
         assert handled.rejected or new == [self.gone_note], (handled, new)
         assert self.run(self._plan_rows(user)) == before, f"forged {data!r} changed the plan"
@@ -984,8 +1066,8 @@ class ConversationFuzz(RuleBasedStateMachine):
         self.scheduler_tick()
 
     def scheduler_tick(self) -> None:
-        touched = self.run(self.plan.tick())
-        again = self.run(self.plan.tick())
+        touched = self.run(self.scheduler.tick())
+        again = self.run(self.scheduler.tick())
         assert again == [], f"a second tick at the same moment sent more: {again}"
         if touched:
             SEEN["reminders sent"] += len(touched)
@@ -995,12 +1077,8 @@ class ConversationFuzz(RuleBasedStateMachine):
         self.touched.update(USERS)
 
     async def _next_due(self) -> datetime | None:
-        assert self.database is not None
-        async with (
-            self.database.read() as connection,
-            connection.execute("SELECT MIN(due_at) FROM reminders WHERE due_at IS NOT NULL") as cursor,
-        ):
-            row = await cursor.fetchone()
+        rows = await self.query("SELECT MIN(due_at) FROM reminders WHERE due_at IS NOT NULL")
+        row = rows[0] if rows else None
         return datetime.fromisoformat(row[0]).astimezone(UTC) if row and row[0] else None
 
     # ------------------------------------------------------------ after every rule

@@ -53,7 +53,9 @@ async def test_a_backlog_leaves_evenly_at_the_set_rate_and_never_faster():
 
 async def test_one_chat_gets_at_most_one_proactive_message_per_interval():
     limiter, recorder = BroadcastLimiter(per_second=100, per_chat_seconds=0.3), Recorder()
-    await asyncio.gather(*(send(limiter, recorder, "same") for _ in range(4)), send(limiter, recorder, "other"))
+    await asyncio.gather(
+        *(send(limiter, recorder, "same") for _ in range(4)), send(limiter, recorder, "other")
+    )
     same = sorted(moment for moment, chat in recorder.arrivals if chat == "same")
     assert len(same) == 4
     assert all(later - earlier >= 0.29 for earlier, later in itertools.pairwise(same))

@@ -12,10 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.events import ChangeReminderTime, ChangeTimezone, Press, ShowRoutine, Start, Text
-from bot.core.plan_service import PlanService
+from bot.adapters.telegram.front import _conversation_for
+from bot.core.events import ChangeTimezone, Press, ShowRoutine, Start, Text
+from bot.core.plan.effects import PlanEffects
+from bot.core.plan.scheduler import Scheduler
+from bot.core.plan.service import PlanService
 from bot.core.service import ConversationService
-from bot.storage.database import Database
+from bot.storage.sqlite import SqliteStorage as Database
 from tests.support import FakeClock, reminders_core
 
 TYPICAL = {
@@ -41,8 +44,10 @@ class World:
         self.core = core
         self.database = database
         self.clock = clock
-        self.plan = PlanService(core.content, database, clock)
-        self.chat = ConversationService(core.engine, database, effects=self.plan.apply_effects)
+        self.plan = PlanService(core.content, database, core.plan_rules, clock)
+        self.scheduler = Scheduler(core.content, database, clock)
+        effects = PlanEffects(core.content, clock)
+        self.chat = ConversationService(core.engine, database, effects=effects.apply, clock=clock)
         self.user = user
         self.seen = 0
 
@@ -53,29 +58,24 @@ class World:
     async def press_plan(self, data: str) -> list[dict[str, Any]]:
         handled = await self.plan.press("telegram", self.user, data, message_id=99)
         assert handled.rejected is None, handled.rejected
-        if handled.change_time_of is not None:
-            await self.chat.handle(
-                "telegram", self.user, ChangeReminderTime(handled.change_time_of), outbox_context={}
-            )
+        follow_up = _conversation_for(handled)
+        if follow_up is not None:
+            await self.chat.handle("telegram", self.user, follow_up, outbox_context={})
         return await self.new_messages()
 
     async def new_messages(self) -> list[dict[str, Any]]:
-        async with (
-            self.database.read() as connection,
-            connection.execute(
-                "SELECT o.id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
-                "WHERE u.external_id = ? AND o.id > ? ORDER BY o.id",
-                (self.user, self.seen),
-            ) as cursor,
-        ):
-            rows = [(row_id, json.loads(payload)) async for row_id, payload in cursor]
+        rows = await self.rows(
+            "SELECT o.id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
+            "WHERE u.external_id = ? AND o.id > ? ORDER BY o.id",
+            self.user,
+            self.seen,
+        )
         if rows:
             self.seen = rows[-1][0]
-        return [payload for _, payload in rows]
+        return [json.loads(payload) for _, payload in rows]
 
     async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        async with self.database.read() as connection, connection.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await self.database.read(lambda tx: tx.raw.execute(sql, params).fetchall())
 
     async def check_and_set_reminders(self, zone_text: str = "Berlin", time: str = "18:00") -> None:
         """Finish a typical check, then set reminders with the suggested days."""
@@ -156,8 +156,8 @@ async def test_setting_reminders_stores_local_time_zone_and_the_right_utc_moment
     # 2026-03-20 is CET (UTC+1): 18:00 local is 17:00 UTC, the same day.
     assert datetime.fromisoformat(due_at) == datetime(2026, 3, 20, 17, 0, tzinfo=UTC)
     assert await world.rows("SELECT timezone FROM users") == [("Europe/Berlin",)]
-    plan = await world.rows("SELECT routine, baseline_pain, ball_allowed FROM plans")
-    assert plan == [("desk-sitter", 4, 1)]
+    plan = await world.rows("SELECT state, routine, baseline_pain, assessed_ball, ball_withdrawn FROM plans")
+    assert plan == [("active", "desk-sitter", 4, 1, 0)]
 
 
 async def test_a_time_inside_quiet_hours_is_refused_with_a_hint(world: World):
@@ -167,37 +167,44 @@ async def test_a_time_inside_quiet_hours_is_refused_with_a_hint(world: World):
     await world.send(Text("UTC"))
     await world.send(Press(f"{await world.step()}:ok"))
     refused = await world.send(Text("23:15"))
-    assert any("quiet from 22:00 to 07:00" in m["text"] for m in refused)
+    assert any("quiet hours (22:00 to 07:00" in m["text"] for m in refused)
     assert await world.rows("SELECT COUNT(*) FROM reminders") == [(0,)]
 
 
 async def test_each_reminder_is_sent_exactly_once_at_its_time(world: World):
     await world.check_and_set_reminders("Berlin", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 16, 59, tzinfo=UTC)
-    assert await world.plan.tick() == []
+    assert await world.scheduler.tick() == []
     world.clock.moment = datetime(2026, 3, 20, 17, 0, 5, tzinfo=UTC)
-    assert len(await world.plan.tick()) == 1
-    assert await world.plan.tick() == []
+    assert len(await world.scheduler.tick()) == 1
+    assert await world.scheduler.tick() == []
     sent = await world.new_messages()
     assert len(sent) == 1
-    assert buttons(sent[0]) == ["✓ Done", "⏰ Snooze 30 min", "Skip today", "It hurt", "📖 Show the steps"]
+    assert buttons(sent[0]) == [
+        "✓ Done",
+        "⏰ Snooze 30 min",
+        "Skip today",
+        "It hurt",
+        "📖 How to do each one",
+    ]
     assert "Time for your routine" in sent[0]["text"]
-    assert "hold 30 s" in sent[0]["text"]  # the exercises and their doses are on the card
-    assert "Safety notes:" in sent[0]["text"]
+    assert "hold 30 s" in sent[0]["text"]  # the exercises and their doses lead the card
+    assert sent[0]["text"].count("⚠️") == 1 and "Safety notes:" not in sent[0]["text"]  # one safety line
 
 
 async def test_a_reminder_is_one_short_card_with_the_steps_one_tap_away(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     card = (await world.new_messages())[-1]
-    full = await world.send(ShowRoutine())
-    routine_text = full[0]["text"]
+    overview = (await world.send(ShowRoutine()))[0]
+    steps_token = next(b[0] for row in overview["buttons"] for b in row if b[0].endswith(":steps"))
+    routine_text = (await world.send(Press(steps_token)))[0]["text"]
     assert len(card["text"]) < len(routine_text) / 2  # names and doses, not every step
     assert "You should feel:" not in card["text"] and "You should feel:" in routine_text
     session = card["buttons"][0][0][0].split(":")[1]
     steps = await world.press_plan(f"r:{session}:v")
-    assert [m["text"] for m in steps] == [routine_text]  # the whole routine, as /routine shows it
+    assert [m["text"] for m in steps] == [routine_text]  # the whole routine, as /routine's steps show it
     assert await world.rows("SELECT outcome FROM sessions") == [("sent",)]  # still waiting for Done
     await world.press_plan(f"r:{session}:d")
     again = await world.press_plan(f"r:{session}:v")
@@ -206,25 +213,24 @@ async def test_a_reminder_is_one_short_card_with_the_steps_one_tap_away(world: W
 
 async def test_every_reminder_card_fits_in_one_telegram_message(world: World):
     from bot.core.routines import personalise
-    from bot.core.triage import TriageResult
 
     content = world.core.content
     for routine in content.routines.values():
         for forbidden in (frozenset(), frozenset({"abdominal_pressure"})):
-            result = TriageResult("SELF_CARE", (), (), forbidden_tags=forbidden)
-            card = world.plan.present.reminder_card(personalise(routine, result, content))
-            assert len(f"{card.title}\n\n{card.text}") <= 3500, routine.id  # room for markup and buttons
+            for level in range(routine.level_count):
+                card = world.plan.present.reminder_card(personalise(routine, forbidden, content, level))
+                assert len(f"{card.title}\n\n{card.text}") <= 1024, routine.id  # one phone screen
 
 
 async def test_old_reminder_cards_show_no_exercises_once_reminders_are_paused(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
     shown = await world.send(Text("since this morning it's numb when I wipe"))
     assert any("Get emergency help now" in str(m.get("title")) for m in shown)
     refused = await world.press_plan(f"r:{session}:v")
-    assert len(refused) == 1 and "paused" in refused[0]["text"]
+    assert len(refused) == 1 and "no exercises for you right now" in refused[0]["text"]
     assert "hold" not in refused[0]["text"]
 
 
@@ -236,7 +242,7 @@ async def test_daylight_saving_keeps_the_local_time(core, tmp_path: Path):
         fired: list[datetime] = []
         for _ in range(4 * 24 * 4):  # four days in 15-minute steps
             clock.advance(minutes=15)
-            if await world.plan.tick():
+            if await world.scheduler.tick():
                 rows = await world.rows("SELECT occurrence FROM sessions ORDER BY id DESC LIMIT 1")
                 fired.append(datetime.fromisoformat(rows[0][0]))
         local = [moment.astimezone(ZoneInfo("Europe/London")) for moment in fired]
@@ -252,9 +258,9 @@ async def test_daylight_saving_keeps_the_local_time(core, tmp_path: Path):
 async def test_after_downtime_a_recent_miss_is_sent_once_and_an_old_one_skipped(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 19, 30, tzinfo=UTC)  # 1.5 h late
-    assert len(await world.plan.tick()) == 1
+    assert len(await world.scheduler.tick()) == 1
     world.clock.moment = datetime(2026, 3, 21, 21, 0, tzinfo=UTC)  # 3 h late for the 21st
-    assert await world.plan.tick() == []
+    assert await world.scheduler.tick() == []
     outcomes = await world.rows("SELECT occurrence, outcome FROM sessions ORDER BY id")
     assert [o for _, o in outcomes] == ["sent", "missed"]
     due = await world.rows("SELECT due_at FROM reminders WHERE kind = 'session'")
@@ -268,7 +274,7 @@ async def test_two_schedulers_on_one_database_send_each_reminder_once(core, tmp_
         users = [World(core, first, clock, user=f"u{n}") for n in range(12)]
         for world in users:
             await world.check_and_set_reminders("UTC", "18:00")
-        a, b = PlanService(core.content, first, clock), PlanService(core.content, second, clock)
+        a, b = Scheduler(core.content, first, clock), Scheduler(core.content, second, clock)
         clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
         claimed = await asyncio.gather(*(service.tick() for service in (a, b, a, b)))
         assert sum(len(batch) for batch in claimed) == 12
@@ -284,7 +290,7 @@ async def test_a_blocked_user_gets_no_reminders_and_they_are_paused(world: World
     await world.check_and_set_reminders("UTC", "18:00")
     await world.chat.set_active("telegram", world.user, False)
     world.clock.moment = datetime(2026, 3, 20, 18, 1, tzinfo=UTC)
-    assert await world.plan.tick() == []
+    assert await world.scheduler.tick() == []
     assert await world.rows("SELECT DISTINCT status FROM reminders") == [("paused",)]
 
 
@@ -295,7 +301,7 @@ async def move_to_next(world: World, kind: str) -> None:
 
 async def fire_session(world: World) -> int:
     await move_to_next(world, "session")
-    await world.plan.tick()
+    await world.scheduler.tick()
     sent = await world.new_messages()
     data = next(b[0] for row in sent[-1]["buttons"] for b in row)
     return int(data.split(":")[1])
@@ -303,9 +309,9 @@ async def fire_session(world: World) -> int:
 
 async def answer_checkin(world: World, pain_now: int, worst: int) -> list[dict[str, Any]]:
     await move_to_next(world, "day_after_checkin")
-    await world.plan.tick()
+    await world.scheduler.tick()
     sent = await world.new_messages()
-    checkin = [m for m in sent if "Check-in" in m["text"]][-1]
+    checkin = [m for m in sent if m["buttons"] and m["buttons"][0][0][0].startswith("c:")][-1]
     checkin_id = next(b[0] for row in checkin["buttons"] for b in row).split(":")[1]
     await world.press_plan(f"c:{checkin_id}:n{pain_now}")
     return await world.press_plan(f"c:{checkin_id}:w{worst}")
@@ -314,7 +320,7 @@ async def answer_checkin(world: World, pain_now: int, worst: int) -> list[dict[s
 async def test_done_schedules_a_check_in_next_morning_and_two_worse_check_ins_ease_the_plan(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     session = next(b[0] for row in (await world.new_messages())[-1]["buttons"] for b in row).split(":")[1]
     done = await world.press_plan(f"r:{session}:d")
     assert "Well done" in done[0]["text"]
@@ -326,35 +332,39 @@ async def test_done_schedules_a_check_in_next_morning_and_two_worse_check_ins_ea
     )
 
     world.clock.moment = datetime(2026, 3, 21, 9, 0, 10, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     first = (await world.new_messages())[-1]
     checkin_id = first["buttons"][0][0][0].split(":")[1]
     await world.press_plan(f"c:{checkin_id}:n7")
     replies = await world.press_plan(f"c:{checkin_id}:w8")
     assert any("higher than when you started" in m["text"] for m in replies)  # one worse: not yet
+    assert "Good morning" in first["text"]  # the check-in opens with why it asks
 
     await world.press_plan(f"r:{await fire_session(world)}:d")
     replies = await answer_checkin(world, 7, 8)
     assert any("Let's ease off" in str(m.get("title")) for m in replies), replies
-    assert await world.rows("SELECT level, ball_allowed, routine FROM plans") == [
-        ("eased", 0, "gentle-while-waiting")
+    assert await world.rows("SELECT state, ball_withdrawn, routine FROM plans") == [
+        ("eased", 1, "gentle-while-waiting")
     ]
 
 
 async def test_it_hurt_above_5_eases_the_plan_at_once(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
-    where = await world.press_plan(f"r:{session}:h")
+    which = await world.press_plan(f"r:{session}:h")
+    assert "Which exercise was it?" in which[0]["text"]
+    assert buttons(which[0])[1] == "Kneeling hip flexor stretch"
+    where = await world.press_plan(f"h:{session}:e1")
     assert "Where did you feel it?" in where[0]["text"]
     await world.press_plan(f"h:{session}:a2")
     await world.press_plan(f"h:{session}:p7")
     replies = await world.press_plan(f"h:{session}:sn")
     assert any("Let's ease off" in str(m.get("title")) for m in replies)
-    assert await world.rows("SELECT outcome, hurt_area, hurt_pain, hurt_settled FROM sessions") == [
-        ("hurt", "groin", 7, 0)
-    ]
+    assert await world.rows(
+        "SELECT outcome, hurt_exercise, hurt_area, hurt_pain, hurt_settled FROM sessions"
+    ) == [("hurt", "half_kneeling_hip_flexor_stretch", "groin", 7, 0)]
     again = await world.press_plan(f"h:{session}:sy")  # the old button, tapped again
     assert [m["text"] for m in again] == ["Thanks, I have already noted that one."]
     assert await world.rows("SELECT hurt_settled FROM sessions") == [(0,)]
@@ -363,26 +373,32 @@ async def test_it_hurt_above_5_eases_the_plan_at_once(world: World):
 async def test_a_red_flag_at_the_weekly_check_in_escalates_and_pauses_reminders(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 29, 18, 0, 30, tzinfo=UTC)  # the first weekly check-in (Sunday)
-    await world.plan.tick()
-    weekly = [m for m in await world.new_messages() if "Check-in" in m["text"]][-1]
+    await world.scheduler.tick()
+    weekly = [m for m in await world.new_messages() if "weekly check-in" in m["text"]][-1]
     checkin_id = weekly["buttons"][0][0][0].split(":")[1]
     await world.press_plan(f"c:{checkin_id}:n3")
     screen = await world.press_plan(f"c:{checkin_id}:w4")
     assert "have any of these started" in screen[-1]["text"]
-    await world.press_plan(f"c:{checkin_id}:fy")
+    assert buttons(screen[-1]) == ["Yes", "No", "Not sure"]
+    picker = await world.press_plan(f"c:{checkin_id}:fu")  # not sure: the list, treated as safely as yes
+    assert "treat it as a yes" in picker[-1]["text"]
+    assert all(len(label) <= 30 for label in buttons(picker[-1]))
     await world.press_plan(f"c:{checkin_id}:t1")  # bladder or bowel change
-    replies = await world.press_plan(f"c:{checkin_id}:k")
+    second = await world.press_plan(f"c:{checkin_id}:k")
+    assert "And have any of these started" in second[-1]["text"]
+    replies = await world.press_plan(f"c:{checkin_id}:fn")
     assert any("Get emergency help now" in str(m.get("title")) for m in replies)
-    assert await world.rows("SELECT DISTINCT status FROM reminders WHERE kind != 'day_after_checkin'") == [
-        ("paused",)
-    ]
+    assert await world.rows("SELECT state FROM plans") == [("paused",)]
+    world.clock.moment = datetime(2026, 3, 30, 18, 0, 30, tzinfo=UTC)
+    assert await world.scheduler.tick() == []  # the plan holds every reminder while paused
 
 
 async def test_reminders_can_be_paused_resumed_retimed_and_deleted(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     await world.plan.list_reminders("telegram", world.user)
     listed = await world.new_messages()
-    assert len(listed) == 2 and "Routine reminder" in listed[0]["text"]
+    assert len(listed) == 3 and "Routine reminder" in listed[0]["text"]
+    assert buttons(listed[2]) == ["🌙 Quiet hours", "⏹ End my plan"]
     reminder_id = listed[0]["buttons"][0][0][0].split(":")[1]
     await world.press_plan(f"m:{reminder_id}:p")
     assert await world.rows("SELECT status, due_at FROM reminders WHERE id = ?", reminder_id) == [
@@ -415,7 +431,7 @@ async def test_changing_the_time_zone_keeps_local_times(world: World):
 async def test_stale_and_forged_plan_buttons_change_nothing(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()
+    await world.scheduler.tick()
     session = (await world.new_messages())[-1]["buttons"][0][0][0].split(":")[1]
     await world.press_plan(f"r:{session}:d")
     again = await world.press_plan(f"r:{session}:s")  # a second tap on the old reminder
@@ -432,14 +448,17 @@ async def test_a_red_flag_typed_after_setting_reminders_pauses_them(world: World
     assert (await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'"))[0][0] == 2
     shown = await world.send(Text("since this morning it's numb when I wipe"))
     assert any("Get emergency help now" in str(m.get("title")) for m in shown)
-    assert await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'") == [(0,)]
+    assert await world.rows("SELECT state FROM plans") == [("paused",)]
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    assert await world.plan.tick() == []
+    assert await world.scheduler.tick() == []  # held by the plan, whatever the reminder's own status
 
 
 async def test_a_new_check_with_a_contraindication_removes_ball_work_from_the_plan(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
-    await world.rows("UPDATE plans SET routine = 'ball-release'")
+    await world.database.write(
+        lambda tx: tx.raw.execute("UPDATE plans SET routine = 'ball-release', assessed_ball = 1")
+    )
+    assert await world.rows("SELECT routine FROM plans") == [("ball-release",)]
     from bot.core.events import NewCheck
 
     await world.send(NewCheck())
@@ -455,7 +474,7 @@ async def test_a_new_check_with_a_contraindication_removes_ball_work_from_the_pl
             await world.send(Press(f"{await world.step()}:{answer}"))
         else:
             await world.send(Text(answer))
-    plan = await world.rows("SELECT ball_allowed, routine, forbidden_tags FROM plans")
+    plan = await world.rows("SELECT assessed_ball, routine, forbidden_tags FROM plans")
     assert plan[0][0] == 0 and plan[0][1] == "no-abdominal-pressure"
     assert "abdominal_pressure" in json.loads(plan[0][2])
     assert (await world.rows("SELECT COUNT(*) FROM reminders WHERE status = 'active'"))[0][0] == 2
@@ -475,7 +494,7 @@ async def test_typing_no_at_the_days_question_gets_a_hint_not_an_empty_reminder(
 async def test_an_ignored_reminder_does_not_break_later_check_ins(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     world.clock.moment = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
-    await world.plan.tick()  # ignored
+    await world.scheduler.tick()  # ignored
     await world.new_messages()
     await world.press_plan(f"r:{await fire_session(world)}:d")
     replies = await answer_checkin(world, 3, 4)

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.adapters.telegram.runner import RETENTION
 from bot.core.events import Press, Start, Text
 from bot.core.service import ConversationService
-from bot.storage import retention
-from bot.storage.database import Database
+from bot.storage.sqlite import SqliteStorage as Database
+from bot.storage.sqlite import retention
 from tests.support import core, rows
 
 
@@ -37,19 +38,21 @@ async def test_old_inbox_keys_and_sent_replies_go_owed_replies_and_history_stay(
         owed = rows(db, "SELECT id FROM outbox WHERE sent_at IS NULL")
         old_sent = len(rows(db, "SELECT id FROM outbox WHERE sent_at IS NOT NULL"))
         # Today's step.
-        await service.handle("telegram", "1", Text("lower back"), inbox_key="update:3", outbox_context=context)
+        await service.handle(
+            "telegram", "1", Text("lower back"), inbox_key="update:3", outbox_context=context
+        )
         recent = rows(db, "SELECT id FROM outbox WHERE created_at > ?", old)
         answers = rows(db, "SELECT check_id, key, value FROM answers ORDER BY key")
         assert old_sent >= 1 and recent
 
-        deleted = await retention.prune(database, now)
+        deleted = await database.prune(now, RETENTION)
 
         assert deleted == {"inbox": 2, "outbox": old_sent}
         assert rows(db, "SELECT key FROM inbox") == [("update:3",)]
         assert rows(db, "SELECT id FROM outbox ORDER BY id") == sorted(owed + recent)
         assert rows(db, "SELECT check_id, key, value FROM answers ORDER BY key") == answers
         assert (await service.handle("telegram", "1", Text("lower back"), inbox_key="update:3")).duplicate
-        assert await retention.prune(database, now) == {"inbox": 0, "outbox": 0}
+        assert await database.prune(now, RETENTION) == {"inbox": 0, "outbox": 0}
 
 
 async def test_the_cut_off_is_found_across_gaps_and_deleted_in_batches(
@@ -65,17 +68,21 @@ async def test_the_cut_off_is_found_across_gaps_and_deleted_in_batches(
                 [(f"update:{n}", stamp(start + timedelta(hours=n))) for n in range(1, 301)],
             )
             connection.execute("DELETE FROM inbox WHERE rowid % 3 = 0 OR rowid BETWEEN 150 AND 170")
-        kept_before = rows(db, "SELECT key FROM inbox WHERE received_at >= ?", stamp(start + timedelta(hours=200)))
-        old = len(rows(db, "SELECT key FROM inbox WHERE received_at < ?", stamp(start + timedelta(hours=200))))
+        kept_before = rows(
+            db, "SELECT key FROM inbox WHERE received_at >= ?", stamp(start + timedelta(hours=200))
+        )
+        old = len(
+            rows(db, "SELECT key FROM inbox WHERE received_at < ?", stamp(start + timedelta(hours=200)))
+        )
 
         # "Now" is 7 days (168 h) after hour 200: everything before hour 200 goes.
-        deleted = await retention.prune(database, start + timedelta(hours=200 + 168))
+        deleted = await database.prune(start + timedelta(hours=200 + 168), RETENTION)
 
         assert deleted["inbox"] == old > retention.BATCH * 3
         assert rows(db, "SELECT key FROM inbox") == kept_before
-        assert await retention.prune(database, start) == {"inbox": 0, "outbox": 0}
+        assert await database.prune(start, RETENTION) == {"inbox": 0, "outbox": 0}
 
 
 async def test_an_empty_database_prunes_nothing(tmp_path: Path):
     async with Database(tmp_path / "bot.db") as database:
-        assert await retention.prune(database, datetime.now(UTC)) == {"inbox": 0, "outbox": 0}
+        assert await database.prune(datetime.now(UTC), RETENTION) == {"inbox": 0, "outbox": 0}

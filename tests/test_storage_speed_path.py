@@ -1,6 +1,6 @@
 """The one-hop step: a whole conversation step is one hand-off to aiosqlite's thread.
 
-`Database.write_sync` runs BEGIN IMMEDIATE, the step and COMMIT as one plain
+`SqliteStorage.write` runs BEGIN IMMEDIATE, the step and COMMIT as one plain
 function on aiosqlite's worker thread, through aiosqlite's private
 `Connection._execute` / `Connection._conn` (wrapped once, in `on_worker`). These
 tests pin that contract, and that the fast path keeps every promise the
@@ -19,7 +19,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,33 @@ import pytest
 
 from bot.core.answers import AREAS, BOOLEAN_KEYS
 from bot.core.events import Help, NewCheck, Press, Start, Text
-from bot.core.plan_service import PlanService
+from bot.core.plan.scheduler import Scheduler
+from bot.core.policy import Urgency
+from bot.core.ports import StorageError
+from bot.core.records import Snapshot
 from bot.core.service import ConversationService
 from bot.core.triage import is_emergency, triage
-from bot.storage import repository
-from bot.storage.database import Database, on_worker
+from bot.storage.sqlite import SqliteStorage as Database
+from bot.storage.sqlite.connection import on_worker
+from bot.storage.sqlite.stores import SqliteTx
 from tests.support import FakeClock, core
 
 RED_FLAG_TEXT = "I've lost control of my bladder"  # ends any check with an EMERGENCY result
+TABLES = ("users", "conversations", "inbox", "outbox", "checks", "assessments", "plans", "plan_events")
+
+
+def core_with_reminders() -> Any:
+    from tests.support import reminders_core
+
+    return reminders_core()
+
+
+def handled_step(handled: Any) -> int:
+    """The step a reply's buttons carry (the conversation's current step)."""
+    data = next(
+        button.data for reply in handled.replies for button in reply.all_buttons if ":" in button.data
+    )
+    return int(data.split(":")[0])
 
 
 @pytest.fixture
@@ -62,9 +80,16 @@ def counting_hops() -> Iterator[list[int]]:
 
 
 async def scalar(database: Database, sql: str, *args: Any) -> Any:
-    async with database.read() as connection, connection.execute(sql, args) as cursor:
-        row = await cursor.fetchone()
-    return row[0] if row else None
+    def read(tx: Any) -> Any:
+        row = tx.raw.execute(sql, args).fetchone()
+        return row[0] if row else None
+
+    return await database.read(read)
+
+
+def raw(work: Any) -> Any:
+    """A unit of work written against the raw sqlite3 connection (SQLite-only tests)."""
+    return lambda tx: work(tx.raw)
 
 
 async def in_transaction(database: Database) -> bool:
@@ -109,43 +134,62 @@ async def test_a_step_with_effects_is_one_hop_and_commits_once_with_its_outbox(d
     seen: list[Any] = []
     step_thread: list[int] = []
 
-    def effects(raw: sqlite3.Connection, user_id: int, items: tuple[dict[str, Any], ...]) -> None:
+    def effects(tx: SqliteTx, user_id: int, items: tuple[dict[str, Any], ...], plan: Any) -> None:
         # The effects run inside the step's transaction, after the conversation was saved.
-        state = raw.execute("SELECT state FROM conversations WHERE user_id = ?", (user_id,)).fetchone()[0]
-        seen.append((state, [item["type"] for item in items]))
-        assert raw.in_transaction
+        state = tx.raw.execute("SELECT state FROM conversations WHERE user_id = ?", (user_id,)).fetchone()[0]
+        seen.append((state, [item["type"] for item in items], plan.state.value))
+        assert tx.raw.in_transaction
         step_thread.append(threading.get_ident())
 
     service = ConversationService(core().engine, database, effects=effects)
+    await service.handle("t", "u1", Start())
     with counting_hops() as hops:
-        handled = await service.handle(
+        handled = await service.handle("t", "u1", Press("1:y"), inbox_key="k0", outbox_context={"c": 1})
+    assert hops[0] == 1 and not seen  # a step with no effects calls nothing
+    reminders = ConversationService(core_with_reminders().engine, database, effects=effects)
+    with counting_hops() as hops:
+        handled = await reminders.handle(
             "t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={"c": 1}
         )
-    assert hops[0] == 1
+        await reminders.handle("t", "u1", Press(f"{handled_step(handled)}:review"), inbox_key="k2")
+        handled = await reminders.handle(
+            "t", "u1", Press(f"{handled_step(handled) + 1}:y"), inbox_key="k3", outbox_context={"c": 1}
+        )
+    assert hops[0] == 3
     assert step_thread and step_thread[0] != threading.get_ident()  # on the database thread
-    assert seen == [("result", ["assessment"])]
+    # The review's "yes" restarts the paused plan: its effect ran with the plan as saved by the step.
+    assert seen == [("result", ["plan_resumed"], "eased")]
     assert handled.state == "result" and handled.outbox_ids
     assert not await in_transaction(database)
-    stored = await scalar(database, "SELECT count(*) FROM outbox WHERE user_id = ?", handled.user_id)
-    assert stored == len(handled.replies) == len(handled.outbox_ids)
     assert await scalar(database, "SELECT count(*) FROM assessments") == 1
+    assert await scalar(database, "SELECT count(*) FROM plan_events") == 2  # paused, then resumed
 
 
 async def test_failing_effects_undo_the_whole_step_and_the_update_can_be_retried(database: Database):
-    def broken(raw: sqlite3.Connection, user_id: int, items: tuple[dict[str, Any], ...]) -> None:
-        raw.execute("UPDATE users SET language = 'xx' WHERE id = ?", (user_id,))
+    def broken(tx: SqliteTx, user_id: int, items: tuple[dict[str, Any], ...], plan: Any) -> None:
+        tx.raw.execute("UPDATE users SET language = 'xx' WHERE id = ?", (user_id,))
         raise RuntimeError("plan service failed")
 
-    service = ConversationService(core().engine, database, effects=broken)
+    engine = core_with_reminders().engine
+    fine = ConversationService(engine, database)
+    handled = await fine.handle("t", "u1", Text(RED_FLAG_TEXT))
+    await fine.handle("t", "u1", Press(f"{handled_step(handled)}:review"))
+    before = {table: await scalar(database, f"SELECT count(*) FROM {table}") for table in TABLES}
+    service = ConversationService(engine, database, effects=broken)
     with pytest.raises(RuntimeError, match="plan service failed"):
-        await service.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={})
+        await service.handle(
+            "t", "u1", Press(f"{handled_step(handled) + 1}:y"), inbox_key="k1", outbox_context={}
+        )
     assert not await in_transaction(database)
-    for table in ("users", "conversations", "inbox", "outbox", "checks", "assessments"):
-        assert await scalar(database, f"SELECT count(*) FROM {table}") == 0, table
+    for table in TABLES:
+        assert await scalar(database, f"SELECT count(*) FROM {table}") == before[table], table
+    assert await scalar(database, "SELECT state FROM plans") == "paused"
     # The redelivered update is not taken for a duplicate: it was never recorded.
-    fixed = ConversationService(core().engine, database, effects=None)
-    handled = await fixed.handle("t", "u1", Text(RED_FLAG_TEXT), inbox_key="k1", outbox_context={})
-    assert not handled.duplicate and handled.state == "result"
+    fixed = ConversationService(engine, database, effects=None)
+    again = await fixed.handle(
+        "t", "u1", Press(f"{handled_step(handled) + 1}:y"), inbox_key="k1", outbox_context={}
+    )
+    assert not again.duplicate and await scalar(database, "SELECT state FROM plans") == "eased"
 
 
 async def test_a_redelivered_update_is_applied_once(database: Database):
@@ -164,17 +208,15 @@ async def test_outbox_ids_follow_the_order_of_the_replies(database: Database):
     await service.handle("t", "u1", NewCheck(), outbox_context={"n": 1})
     handled = await service.handle("t", "u1", Help(), outbox_context={"n": 2})  # a note, then the question
     assert len(handled.outbox_ids) == len(handled.replies) > 1
-    stored, _ = await database.write_sync(
-        partial(repository.lease_unsent_sync, user_id=handled.user_id, lease_seconds=60)
-    )
-    tail = stored[-len(handled.replies) :]
-    assert [row_id for row_id, _, _ in tail] == handled.outbox_ids
-    assert [payload["text"] for _, payload, _ in tail] == [reply.text for reply in handled.replies]
-    assert all(context == {"n": 2} for _, _, context in tail)
+    leased = await database.write(lambda tx: tx.outbox.lease(handled.user_id, 60))
+    tail = leased.items[-len(handled.replies) :]
+    assert [item.id for item in tail] == handled.outbox_ids
+    assert [item.payload["text"] for item in tail] == [reply.text for reply in handled.replies]
+    assert all(item.context == {"n": 2} for item in tail)
 
 
 async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database: Database):
-    """`PlanService.claim_due`: one hop per chunk of `limit` reminders, whatever each one needs."""
+    """`Scheduler.claim_due`: one hop per chunk of `limit` reminders, whatever each one needs."""
     now = datetime(2026, 3, 20, 18, 0, 30, tzinfo=UTC)
     every_day = json.dumps(["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
 
@@ -200,9 +242,14 @@ async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database
                 "created_at, updated_at) VALUES (?, ?, ?, '18:00', 'UTC', 'active', ?, '', '')",
                 (n, kind, every_day, due),
             )
+            raw.execute(
+                "INSERT INTO plans (user_id, state, routine, reference_at, started_at, assessed_ball, "
+                "ball_withdrawn, updated_at) VALUES (?, 'active', 'desk-sitter', ?, ?, 0, 0, '')",
+                (n, due, due),
+            )
 
-    await database.write_sync(seed)
-    plan = PlanService(core().content, database, clock=FakeClock(now))
+    await database.write(raw(seed))
+    plan = Scheduler(core().content, database, clock=FakeClock(now))
     with counting_hops() as hops:
         chunks = [chunk async for chunk in plan.claim_due(limit=2)]
     assert hops[0] == 3  # 5 due in chunks of 2: three transactions, one hop each
@@ -228,10 +275,10 @@ async def test_an_error_inside_the_step_rolls_everything_back(database: Database
         raise ValueError("crash in the middle")
 
     with pytest.raises(ValueError, match="crash in the middle"):
-        await database.write_sync(half_then_fail)
+        await database.write(raw(half_then_fail))
     assert not await in_transaction(database)
     assert await scalar(database, "SELECT count(*) FROM users") == 0
-    assert await database.write_sync(lambda raw: raw.execute("SELECT 1").fetchone()[0]) == 1
+    assert await database.write(raw(lambda connection: connection.execute("SELECT 1").fetchone()[0])) == 1
 
 
 async def test_a_failed_commit_is_rolled_back_and_its_error_kept(database: Database):
@@ -243,8 +290,9 @@ async def test_a_failed_commit_is_rolled_back_and_its_error_kept(database: Datab
             "INSERT INTO checks (user_id, flow, status, started_at) VALUES (999, 'f', 'in_progress', '')"
         )
 
-    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-        await database.write_sync(orphan_check)
+    with pytest.raises(StorageError, match="FOREIGN KEY") as failed:
+        await database.write(raw(orphan_check))
+    assert isinstance(failed.value.__cause__, sqlite3.IntegrityError)
     assert not await in_transaction(database)
     assert await scalar(database, "SELECT count(*) FROM checks") == 0
     service = ConversationService(core().engine, database)
@@ -258,8 +306,8 @@ async def test_sqlites_own_rollback_does_not_hide_the_real_error(database: Datab
         raw.execute("ROLLBACK")
         raise sqlite3.OperationalError("database or disk is full")
 
-    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
-        await database.write_sync(full_disk)
+    with pytest.raises(StorageError, match="database or disk is full"):
+        await database.write(raw(full_disk))
     assert not await in_transaction(database)
 
 
@@ -268,7 +316,7 @@ async def test_a_full_database_fails_the_step_cleanly_and_the_next_one_works(dat
     pages = await scalar(database, "PRAGMA page_count")
     await on_worker(database.connection, lambda raw: raw.execute(f"PRAGMA max_page_count = {pages}"))
     long_text = "x" * 3000  # each conversation row needs room of its own
-    with pytest.raises(sqlite3.OperationalError, match="database or disk is full"):
+    with pytest.raises(StorageError, match="database or disk is full"):
         for n in range(200):
             await service.handle("t", f"u{n}", Text(long_text), inbox_key=f"k{n}", outbox_context={})
     assert not await in_transaction(database)
@@ -294,7 +342,7 @@ async def test_a_caller_cancelled_mid_step_leaves_no_transaction_open(database: 
             "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'y', '', '')"
         )
 
-    task = asyncio.create_task(database.write_sync(slow))
+    task = asyncio.create_task(database.write(raw(slow)))
     await asyncio.to_thread(started.wait, 5)
     task.cancel()
     release.set()
@@ -317,7 +365,7 @@ async def test_a_caller_cancelled_mid_step_that_then_fails_keeps_nothing(databas
         release.wait(5)
         raise ValueError("failed after the caller left")
 
-    task = asyncio.create_task(database.write_sync(slow_then_fail))
+    task = asyncio.create_task(database.write(raw(slow_then_fail)))
     await asyncio.to_thread(started.wait, 5)
     task.cancel()
     release.set()
@@ -334,13 +382,21 @@ async def test_a_caller_cancelled_mid_step_that_then_fails_keeps_nothing(databas
 
 async def test_a_step_waits_for_a_write_transaction_in_progress(database: Database):
     service = ConversationService(core().engine, database)
-    async with database.write() as connection:
-        await connection.execute(
+    release = threading.Event()
+
+    def long_write(connection: sqlite3.Connection) -> None:
+        connection.execute(
             "INSERT INTO users (channel, external_id, created_at, updated_at) VALUES ('t', 'u1', '', '')"
         )
-        step = asyncio.create_task(service.handle("t", "u1", Start()))
-        await asyncio.sleep(0.05)
-        assert not step.done()
+        release.wait(5)
+
+    writing = asyncio.create_task(database.write(raw(long_write)))
+    await asyncio.sleep(0.05)
+    step = asyncio.create_task(service.handle("t", "u1", Start()))
+    await asyncio.sleep(0.05)
+    assert not step.done()
+    release.set()
+    await writing
     handled = await step
     assert handled.user_id == 1 and handled.state == "consent"
 
@@ -374,33 +430,30 @@ async def test_answers_of_any_shape_round_trip_through_the_one_query_load(databa
         'odd "key" \\ with ünïcode': None,
         "": "",
     }
-    from bot.core.engine import Snapshot
 
-    async with database.write() as connection:
-        user_id = await repository.user_id_for(connection, "t", "u1")
-        check_id = await on_worker(
-            connection, lambda raw: repository.open_check_sync(raw, user_id, "f", stamp="s")
-        )
+    def save(tx: Any) -> tuple[int, Snapshot]:
+        user_id = tx.users.get_or_create("t", "u1")
+        check_id = tx.conversations.open_check(user_id, "f")
         saved = Snapshot(state="pain_now", step=3, history=("consent",), answers=answers, check_id=check_id)
-        await on_worker(
-            connection, lambda raw: repository.save_snapshot_sync(raw, user_id, Snapshot(), saved, stamp="s")
-        )
-    async with database.read() as connection:
-        loaded = await repository.load_snapshot(connection, user_id)
-        assert await repository.find_user(connection, "t", "u1") == user_id
+        tx.conversations.save(user_id, Snapshot(), saved)
+        return user_id, saved
+
+    user_id, saved = await database.write(save)
+    loaded = await database.read(lambda tx: tx.conversations.load_for(user_id))
+    assert await database.read(lambda tx: tx.users.find("t", "u1")) == user_id
     assert loaded == saved
     assert list(loaded.answers) == sorted(answers)  # in key order, as the answers table keeps them
 
 
 async def test_a_new_user_and_a_user_with_no_conversation_load_empty(database: Database):
-    def load(raw: sqlite3.Connection) -> Any:
-        created = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
-        again = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
-        raw.execute("UPDATE users SET timezone = 'Europe/Oslo' WHERE external_id = 'new'")
-        zoned = repository.user_and_snapshot_sync(raw, "t", "new", stamp="s")
+    def load(tx: Any) -> Any:
+        created = tx.conversations.load("t", "new")
+        again = tx.conversations.load("t", "new")
+        tx.users.set_timezone(created[0], "Europe/Oslo")
+        zoned = tx.conversations.load("t", "new")
         return created, again, zoned
 
-    created, again, zoned = await database.write_sync(load)
+    created, again, zoned = await database.write(load)
     assert created[0] == again[0] == zoned[0]
     assert created[1] == again[1] and created[1].state is None and created[1].answers == {}
     assert zoned[1].context == {"timezone": "Europe/Oslo"}
@@ -421,5 +474,5 @@ def test_the_emergency_shortcut_agrees_with_full_triage():
         answers["radiates_to"] = rng.sample(AREAS, rng.randint(0, 2))
         if rng.random() < 0.3:
             answers["text"] = rng.choice(texts)
-        expected = triage(answers, content).urgency == "EMERGENCY"
+        expected = triage(answers, content).urgency is Urgency.EMERGENCY
         assert is_emergency(answers, content) is expected, answers

@@ -73,7 +73,7 @@ async def test_emergency_path_stands_out_and_offers_no_exercises(standin, bot):
         await user.tap(label, expect)
     await user.tap("8", "Do any of these apply to you right now?")
     await user.tap("Yes", "Which of these apply?")
-    await user.tap("Numbness around your bottom", "Which of these apply?")
+    await user.tap("Numb around bottom or genitals", "Which of these apply?")
     result = await user.tap("Done ✓", "Get emergency help now")
     assert result.entities and result.entities[0]["type"] == "bold"
     assert "emergency department" in result.text

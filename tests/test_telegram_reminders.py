@@ -69,15 +69,16 @@ async def test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_a
     await next_reminder(28)  # Saturday, CET: 06:30 UTC
     assert rows(bot.db, "SELECT occurrence FROM sessions")[-1][0].startswith("2026-03-28T06:30")
     card = reminder_messages(standin, user.chat_id)[-1]
-    assert "Safety notes:" in (card.text or "") and "You should feel:" not in (card.text or "")
-    steps = await user.tap("📖 Show the steps", "You should feel:")  # the how-to, as new messages
+    assert (card.text or "").count("⚠️") == 1 and "You should feel:" not in (card.text or "")
+    steps = await user.tap("📖 How to do each one", "You should feel:")  # the how-to, as new messages
     assert steps.message_id != card.message_id and not steps.buttons
     assert user.live_question().message_id == card.message_id  # the card keeps its buttons
     await user.tap("✓ Done", "Well done")
     # The next-morning check-in (09:00 Berlin) comes before the next routine reminder? No: 07:30 first.
     await next_reminder(29)  # Sunday, CEST from 02:00: 05:30 UTC
     assert rows(bot.db, "SELECT occurrence FROM sessions")[-1][0].startswith("2026-03-29T05:30")
-    await user.tap("It hurt", "Where did you feel it?")
+    await user.tap("It hurt", "Which exercise was it?")
+    await user.tap("Glute bridge", "Where did you feel it?")
     await user.tap("Groin", "How much did it hurt")
     await user.tap("3", "Has it settled down now?")
     await user.tap("Yes", "noted it")
@@ -88,7 +89,7 @@ async def test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_a
         )
         assert due, "a check-in should be scheduled"
         clock.set(datetime.fromisoformat(due[0][0]) + timedelta(seconds=5))
-        await standin.wait_for_message(user.chat_id, "Check-in", timeout=WAIT)
+        await standin.wait_for_message(user.chat_id, "Good morning", timeout=WAIT)
         await user.tap(str(now), "worst it has been")
         await user.tap(str(worst), expect)
 
@@ -96,8 +97,8 @@ async def test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_a
     await next_reminder(30)
     await user.tap("✓ Done", "Well done")
     await check_in(7, 8, "Let's ease off")  # worse twice in a row
-    assert rows(bot.db, "SELECT level, ball_allowed, routine FROM plans") == [
-        ("eased", 0, "gentle-while-waiting")
+    assert rows(bot.db, "SELECT state, ball_withdrawn, routine FROM plans") == [
+        ("eased", 1, "gentle-while-waiting")
     ]
     assert routine != "gentle-while-waiting"
 

@@ -128,7 +128,10 @@ async def test_sigkill_mid_conversation_then_resume_where_the_user_was(tmp_path:
 
 
 def test_a_mistyped_setting_stops_start_up_with_one_line_naming_it(tmp_path: Path):
-    for value, why in (("lots", "must be a number, not 'lots'"), ("5000", "must be between 1 and 1000, not 5000")):
+    for value, why in (
+        ("lots", "must be a number, not 'lots'"),
+        ("5000", "must be between 1 and 1000, not 5000"),
+    ):
         done = subprocess.run(
             chat_command(tmp_path / "c.db"),
             input="/quit\n",

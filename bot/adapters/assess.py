@@ -8,13 +8,13 @@ standard error for input that is not a JSON object of valid answers.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from bot.core.answers import AnswerError, validate_answers
 from bot.core.app import Core
 from bot.core.presenter import Presenter
-from bot.core.routines import match_routine
-from bot.core.triage import merge_text_findings, triage
+from bot.core.triage import merge_text_findings
 
 EXIT_INVALID = 2
 
@@ -33,12 +33,12 @@ def assess(raw_json: str, core: Core) -> dict[str, Any]:
         answers = validate_answers(data)
     except AnswerError as error:
         raise InvalidInput(str(error)) from error
-    result = triage(answers, core.content)
-    routine = match_routine(answers, result, core.content)
+    # The routine a first check would offer: the plan that result starts, as every front shows it.
+    result, _, routine = core.engine.assess(answers, None, datetime.now(UTC))
     replies = Presenter(core.content).result(result, merge_text_findings(answers, core.content), routine, 0)
     first = replies[0]
     return {
-        "urgency": result.urgency,
+        "urgency": result.urgency.value,
         "reasons": list(result.reasons + result.contraindications) or ["no_red_flags"],
         "ball_release_allowed": result.ball_release_allowed,
         "routine": routine.id if routine else None,

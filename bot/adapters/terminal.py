@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import getpass
 import re
-import sqlite3
 from typing import IO
 
 from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, Select, ShowRoutine, Start, Text
+from bot.core.ports import StorageError
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.service import ConversationService
-from bot.storage.database import DatabaseError
 
 CHANNEL = "terminal"
 COMMANDS: dict[str, Event] = {
@@ -61,6 +60,8 @@ class TerminalChat:
         command = stripped.split()[0].lower()
         if command in COMMANDS:
             return COMMANDS[command]
+        if command.startswith("/") and command[1:].isalpha():
+            return None  # an unknown command: `say_unknown` answers it
         if stripped.lower() in ("back", "b"):
             return Back()
         by_label = [button for button in self.buttons if button.label == stripped]
@@ -81,7 +82,7 @@ class TerminalChat:
     async def say(self, event: Event, output: IO[str]) -> None:
         try:
             handled = await self.service.handle(CHANNEL, self.user, event)
-        except (sqlite3.Error, DatabaseError):
+        except StorageError:
             # Nothing was stored (the step rolled back); the user can simply try again.
             output.write(self.service.engine.messages.text("bot.storage_error") + "\n\n")
             output.flush()
@@ -109,6 +110,9 @@ class TerminalChat:
             event = self.event_for(line)
             if event is not None:
                 await self.say(event, output)
+            elif line.strip().startswith("/"):
+                output.write(self.service.engine.messages.text("bot.unknown_command") + "\n\n")
+                output.flush()
 
 
 def _local_user() -> str:

@@ -124,9 +124,11 @@ SETUP_KEY_SPECS: Final[Mapping[str, KeySpec]] = {
     "timezone": KeySpec("timezone", KeyKind.TEXT),
     "reminder_days": KeySpec("reminder_days", KeyKind.DAY_LIST, choices=WEEKDAYS),
     "reminder_time": KeySpec("reminder_time", KeyKind.TEXT),
+    "quiet_hours": KeySpec("quiet_hours", KeyKind.TEXT),
+    "checked_by_professional": KeySpec("checked_by_professional", KeyKind.BOOL),
 }
-"""Keys the reminder set-up asks for. They belong to the conversation's context,
-not to a symptom check, so they never reach triage or `assess`."""
+"""Keys the reminder set-up and the plan review ask for. They belong to the
+conversation's context, not to a symptom check, so they never reach triage or `assess`."""
 
 
 def spec_for(key: str) -> KeySpec | None:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import yaml
@@ -509,3 +509,32 @@ def load_zone_aliases(path: Path) -> ZoneAliases:
     if problems:
         raise ZoneAliasError(path, problems)
     return ZoneAliases(aliases=aliases, ambiguous=ambiguous, buttons=buttons)
+
+
+# ---------------------------------------------------------------- "now"
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FileClock:
+    """A clock read from a file holding an ISO time: lets tests move a real bot
+    process through days and daylight-saving changes without waiting. Only used
+    when PSOASBOT_CLOCK_FILE is set; a missing or empty file means real time."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def now(self) -> datetime:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                text = handle.read().strip()
+        except OSError:
+            text = ""
+        return datetime.fromisoformat(text).astimezone(UTC) if text else datetime.now(UTC)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.content import Content
-from bot.core.triage import triage
+from bot.core.triage import is_emergency
 
 
 class FlowModel:
@@ -47,7 +47,7 @@ def answered_no(model: FlowModel) -> bool:
 
 def emergency_found(model: FlowModel) -> bool:
     """The answers so far already call for emergency help: stop asking, tell them now."""
-    return triage(model.answers, model.content).urgency == "EMERGENCY"
+    return is_emergency(model.answers, model.content)
 
 
 def setting_up_reminders(model: FlowModel) -> bool:
@@ -59,10 +59,15 @@ def changing_one_reminder(model: FlowModel) -> bool:
     return model.context.get("purpose") == "change_time"
 
 
+def changing_days(model: FlowModel) -> bool:
+    return model.context.get("purpose") == "change_days"
+
+
 CONDITIONS: dict[str, Callable[[FlowModel], bool]] = {
     "answered_yes": answered_yes,
     "answered_no": answered_no,
     "emergency_found": emergency_found,
     "setting_up_reminders": setting_up_reminders,
     "changing_one_reminder": changing_one_reminder,
+    "changing_days": changing_days,
 }

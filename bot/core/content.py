@@ -20,16 +20,16 @@ from bot.core import yamlfile
 from bot.core.answers import KEY_SPECS, KeyKind, Weekday, spec_for
 from bot.core.clock import ZoneAliases, load_zone_aliases
 from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
-from bot.core.plan_rules import CheckinRules, load_checkin_rules
+from bot.core.plan.config import PlanConfig, PlanConfigError, load_plan_config
+from bot.core.plan.rules import CheckinRules, CheckinRulesError, load_checkin_rules
+from bot.core.policy import URGENCIES, Urgency
 from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
 from bot.reports import REPORT_MESSAGE_KEYS
 
-Urgency = Literal["EMERGENCY", "URGENT", "ROUTINE", "SELF_CARE"]
-URGENCY_ORDER: dict[str, int] = {"SELF_CARE": 0, "ROUTINE": 1, "URGENT": 2, "EMERGENCY": 3}
-PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time", "sex")
+PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time", "quiet_hours", "sex")
 ROUTINE_FACTS: dict[str, FactSpec] = {
-    "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=tuple(URGENCY_ORDER)),
+    "urgency": FactSpec("urgency", KeyKind.CHOICE, choices=URGENCIES),
     "ball_release_allowed": FactSpec("ball_release_allowed", KeyKind.BOOL),
 }
 DEFAULT_LANGUAGE = "en"
@@ -77,6 +77,8 @@ class CadenceModel(_Strict):
 
 class RoutineModel(_Strict):
     exercises: list[str] = Field(min_length=1)
+    progression: list[list[str]] = Field(default_factory=list)
+    """Harder versions of the routine, each a whole exercise list, easiest first."""
     minutes: int = Field(ge=1, le=120)
     cadence: CadenceModel
 
@@ -170,12 +172,23 @@ class Routine:
     minutes: int
     sessions_per_week: int
     suggested_days: tuple[str, ...]
+    levels: tuple[tuple[str, ...], ...] = ()
+    """Level 0 is `exercises`; each later level is the next step of the routine."""
+
+    def exercises_at(self, level: int) -> tuple[str, ...]:
+        """The exercise list at `level` (clamped to the levels there are)."""
+        levels = self.levels or (self.exercises,)
+        return levels[max(0, min(level, len(levels) - 1))]
+
+    @property
+    def level_count(self) -> int:
+        return max(1, len(self.levels))
 
 
 @dataclass(frozen=True)
 class RedFlagRule:
     id: str
-    urgency: str
+    urgency: Urgency
     applies: Predicate
 
 
@@ -242,6 +255,7 @@ class Content:
     lexicon: Lexicon
     zone_aliases: ZoneAliases
     checkin_rules: CheckinRules
+    plan: PlanConfig
 
 
 # ---------------------------------------------------------------- loading
@@ -306,8 +320,11 @@ def read_yaml(path: Path, collector: _Collector) -> Any:
     return data
 
 
-def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
-    """Load content/ under `root`; raise ContentError listing every problem found."""
+def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | None = None) -> Content:
+    """Load content/ under `root`; raise ContentError listing every problem found.
+
+    `front` adds that front's own wording (content/messages/<lang>.<front>.yaml) over the
+    language's sentences, for the few a front must say differently."""
     found = _Collector(root)
     files = {
         name: root / f"{name}.yaml"
@@ -319,15 +336,18 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
     contra_file = found.parse(files["contraindications"], ContraindicationsFile)
     rules_file = found.parse(files["routine_rules"], RoutineRulesFile)
     questions_file = found.parse(files["questions"], QuestionsFile)
-    messages = _load_messages(root, language, found)
+    messages = _load_messages(root, language, found, front)
     lexicon = _load_lexicon(root, language, found)
     zone_aliases = _load_zones(root, found)
     checkin_rules = _load_checkin_rules(root, found)
+    plan_config = _load_plan_config(root, found)
 
     exercises = _exercises(exercises_file)
     routines = _routines(routines_file)
     red_flags = tuple(
-        RedFlagRule(rule.id, rule.urgency, found.compile(rule.when, files["red_flags"], f"rules[{i}].when"))
+        RedFlagRule(
+            rule.id, Urgency(rule.urgency), found.compile(rule.when, files["red_flags"], f"rules[{i}].when")
+        )
         for i, rule in enumerate(red_flags_file.rules if red_flags_file else ())
     )
     contraindications = tuple(
@@ -348,7 +368,13 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
     groups = {name: tuple(keys) for name, keys in (questions_file.groups if questions_file else {}).items()}
     questions = _questions(questions_file, groups, files["questions"], found)
 
-    if messages is None or lexicon is None or zone_aliases is None or checkin_rules is None:
+    if (
+        messages is None
+        or lexicon is None
+        or zone_aliases is None
+        or checkin_rules is None
+        or plan_config is None
+    ):
         raise ContentError(found.problems)
     content = Content(
         root=root,
@@ -363,6 +389,7 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
         lexicon=lexicon,
         zone_aliases=zone_aliases,
         checkin_rules=checkin_rules,
+        plan=plan_config,
     )
     _cross_check(content, files, found)
     if found.problems:
@@ -370,16 +397,30 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE) -> Content:
     return content
 
 
-def _load_messages(root: Path, language: str, found: _Collector) -> Messages | None:
+def _load_messages(root: Path, language: str, found: _Collector, front: str | None = None) -> Messages | None:
     path = root / "messages" / f"{language}.yaml"
     raw = read_yaml(path, found)
     if raw is None:
         return None
     try:
-        return Messages(language, flatten(raw, found.name(path)))
+        entries = flatten(raw, found.name(path))
     except ValueError as error:
         found.problems.append(str(error))
         return None
+    overlay: dict[str, str | tuple[str, ...]] = {}
+    if front is not None:
+        front_path = root / "messages" / f"{language}.{front}.yaml"
+        if front_path.is_file():
+            raw_front = read_yaml(front_path, found)
+            try:
+                overlay = flatten(raw_front or {}, found.name(front_path))
+            except ValueError as error:
+                found.problems.append(str(error))
+                return None
+            for key in overlay:
+                if key not in entries:
+                    found.add(front_path, key, "not a key of the language's messages file")
+    return Messages(language, entries, overlay)
 
 
 def _load_lexicon(root: Path, language: str, found: _Collector) -> Lexicon | None:
@@ -409,9 +450,24 @@ def _load_zones(root: Path, found: _Collector) -> ZoneAliases | None:
 def _load_checkin_rules(root: Path, found: _Collector) -> CheckinRules | None:
     path = root / "checkin_rules.yaml"
     try:
-        return load_checkin_rules(path)
-    except (ValueError, OSError) as error:
-        found.problems.append(str(error))
+        return load_checkin_rules(path, found.name(path))
+    except CheckinRulesError as error:
+        found.problems.extend(error.problems)
+        return None
+    except OSError as error:
+        found.add(path, "", f"cannot be read: {error}")
+        return None
+
+
+def _load_plan_config(root: Path, found: _Collector) -> PlanConfig | None:
+    path = root / "plan.yaml"
+    try:
+        return load_plan_config(path, found.name(path))
+    except PlanConfigError as error:
+        found.problems.extend(error.problems)
+        return None
+    except OSError as error:
+        found.add(path, "", f"cannot be read: {error}")
         return None
 
 
@@ -440,6 +496,7 @@ def _routines(model: RoutinesFile | None) -> dict[str, Routine]:
             minutes=item.minutes,
             sessions_per_week=item.cadence.sessions_per_week,
             suggested_days=tuple(item.cadence.suggested_days),
+            levels=(tuple(item.exercises), *(tuple(level) for level in item.progression)),
         )
         for routine_id, item in model.routines.items()
     }
@@ -495,7 +552,8 @@ def _options(
 ) -> tuple[Option, ...]:
     where = f"questions.{question_id}.options"
     if item.group is not None and item.type == "multi_choice":
-        return tuple(Option(key, f"flag.{key}", {key: True}) for key in groups.get(item.group, ()))
+        # Buttons carry the short label; the question's text lists the full descriptions.
+        return tuple(Option(key, f"flag_short.{key}", {key: True}) for key in groups.get(item.group, ()))
     options: list[Option] = []
     for index, raw in enumerate(item.options or ()):
         if isinstance(raw, str):
@@ -557,20 +615,24 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
             needed[f"exercise.{exercise.id}.{part}"] = f"exercise {exercise.id}"
         needed[f"frequency.{exercise.frequency}"] = f"exercise {exercise.id}"
     for routine in content.routines.values():
-        for index, exercise_id in enumerate(routine.exercises):
-            if exercise_id not in content.exercises:
-                found.add(
-                    files["routines"],
-                    f"routines.{routine.id}.exercises[{index}]",
-                    f"unknown exercise {exercise_id!r}",
-                )
+        for level, exercise_ids in enumerate(routine.levels):
+            where = "exercises" if level == 0 else f"progression[{level - 1}]"
+            for index, exercise_id in enumerate(exercise_ids):
+                if exercise_id not in content.exercises:
+                    found.add(
+                        files["routines"],
+                        f"routines.{routine.id}.{where}[{index}]",
+                        f"unknown exercise {exercise_id!r}",
+                    )
+            if level > 0:
+                needed[f"routine.{routine.id}.level.{level}"] = f"routine {routine.id} progression"
         if len(routine.suggested_days) != routine.sessions_per_week:
             found.add(
                 files["routines"],
                 f"routines.{routine.id}.cadence",
                 "suggested_days must list sessions_per_week days",
             )
-        for part in ("name", "summary", "safety", "next_step"):
+        for part in ("name", "summary", "safety", "safety_line"):
             needed[f"routine.{routine.id}.{part}"] = f"routine {routine.id}"
     for index, contraindication in enumerate(content.contraindications):
         needed[f"contraindication.{contraindication.id}"] = "contraindications.yaml"
@@ -611,13 +673,20 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
 
 
 def _check_safe_routines(content: Content, path: Path, found: _Collector) -> None:
-    """The routines chosen for people who must avoid abdominal pressure never contain it."""
-    for routine_id in ("no-abdominal-pressure", "gentle-while-waiting"):
+    """The routines chosen for people who must avoid abdominal pressure never contain it, at
+    any level (the eased routine of content/plan.yaml is checked the same way)."""
+    for routine_id in ("no-abdominal-pressure", content.plan.eased_routine):
         routine = content.routines.get(routine_id)
         if routine is None:
             found.add(path, f"routines.{routine_id}", "required routine is missing")
             continue
-        for exercise_id in routine.exercises:
+        for exercise_id in {item for level in routine.levels for item in level}:
             exercise = content.exercises.get(exercise_id)
             if exercise is not None and "abdominal_pressure" in exercise.tags:
                 found.add(path, f"routines.{routine_id}", f"{exercise_id!r} puts pressure on the abdomen")
+    for key, routine_id in (
+        ("routines.default", content.plan.default_routine),
+        ("routines.eased", content.plan.eased_routine),
+    ):
+        if routine_id not in content.routines:
+            found.add(content.root / "plan.yaml", key, f"unknown routine {routine_id!r}")

@@ -1,10 +1,10 @@
 """The conversation engine: one user input in, new state and replies out.
 
 `ConversationEngine.step` is pure: it takes the stored snapshot of one user's
-conversation and one event, and returns the next snapshot and the replies. The
-service in bot/core/service.py wraps it in a storage transaction, so every
-front (terminal, Telegram, tests) gets the same behaviour, and a crash between
-inputs loses nothing.
+conversation, their plan and one event, and returns the next snapshot, the plan
+change and the replies. The service in bot/core/service.py wraps it in a storage
+transaction, so every front (terminal, Telegram, tests) gets the same behaviour,
+and a crash between inputs loses nothing.
 
 Decisions worth knowing:
 - Typed text is always scanned for red flags first, in any state, even when no
@@ -14,6 +14,9 @@ Decisions worth knowing:
 - Button answers escalate at once only at EMERGENCY; at URGENT the few
   remaining questions still run, because they can only raise the urgency
   (anticoagulants or an aneurysm can turn URGENT into EMERGENCY).
+- Every screen that shows exercises renders from the plan (bot/core/plan): the
+  result, /routine, and everything the plan service shows. A result is an event
+  on the plan; what the plan has withdrawn stays withdrawn.
 - Bad input never changes state: an unknown answer gets a hint and the same
   question; a stale button gets a note and the current question; forged or
   malformed button data is ignored and reported to the caller for logging.
@@ -22,7 +25,8 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.core import understanding
@@ -33,12 +37,15 @@ from bot.core.content import Content, Question
 from bot.core.events import (
     Back,
     Cancel,
+    ChangeQuietHours,
+    ChangeReminderDays,
     ChangeReminderTime,
     ChangeTimezone,
     Event,
     Help,
     NewCheck,
     Press,
+    ReviewPlan,
     Select,
     ShowRoutine,
     Start,
@@ -46,34 +53,26 @@ from bot.core.events import (
     Unsupported,
 )
 from bot.core.flow import Flow
+from bot.core.plan.lifecycle import Assessed, PlanRules
+from bot.core.plan.model import Plan, PlanChange, PlanState
+from bot.core.policy import Urgency
 from bot.core.presenter import Presenter
+from bot.core.records import MAIN_FLOW, Snapshot
 from bot.core.replies import Reply, ReplyKind
-from bot.core.routines import match_routine, personalise
+from bot.core.routines import PersonalRoutine, match_routine, plan_routine
 from bot.core.triage import TriageResult, is_emergency, triage
 
 MAX_TEXT_SCANNED = 6000
 LONG_TEXT = 1000
 # Every token a button of ours can carry; anything else is forged or corrupted.
-_BUTTON_DATA = re.compile(r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|rem|[vot]\d{1,3})$")
-MAIN_FLOW = "symptom_check"
+_BUTTON_DATA = re.compile(
+    r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|rem|review|steps|up\d{1,2}|dn\d{1,2}|[vot]\d{1,3})$"
+)
 SETUP_FLOW = "reminder_setup"
-DEFAULT_QUIET_HOURS = QuietHours(LocalTime(22, 0), LocalTime(7, 0))
+REVIEW_FLOW = "plan_review"
+_QUIET_RANGE = re.compile(r"^\s*(?P<start>.+?)\s*(?:-|–|to|until|till)\s*(?P<end>.+?)\s*$", re.IGNORECASE)
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """One user's conversation as stored: enough to resume after any restart."""
-
-    state: str | None = None
-    step: int = 0
-    history: tuple[str, ...] = ()
-    answers: dict[str, Any] = field(default_factory=dict)
-    pending: tuple[str, ...] = ()
-    check_id: int | None = None
-    result: dict[str, Any] | None = None
-    flow: str = MAIN_FLOW
-    context: dict[str, Any] = field(default_factory=dict)
-    """Conversation-level facts outside any check: the time zone, set-up answers."""
+__all__ = ["MAIN_FLOW", "ConversationEngine", "Outcome", "ReplyKind", "Snapshot"]
 
 
 @dataclass(frozen=True)
@@ -90,18 +89,28 @@ class Outcome:
     """Why an input was ignored (forged or malformed button), for the log."""
     effects: tuple[dict[str, Any], ...] = ()
     """What storage should do besides saving the snapshot (save reminders, a time zone)."""
+    plan_change: PlanChange | None = None
+    """The plan after this step and the event that changed it, when it changed."""
 
 
 class ConversationEngine:
     """Runs the flows for any number of users, one machine per flow."""
 
-    def __init__(self, content: Content, flows: dict[str, Flow], *, offer_reminders: bool = False) -> None:
+    def __init__(
+        self,
+        content: Content,
+        flows: dict[str, Flow],
+        plan_rules: PlanRules,
+        *,
+        offer_reminders: bool = False,
+    ) -> None:
         self.content = content
         self.flows = flows
         self.flow = flows[MAIN_FLOW]
         result_state = self.flow.state_with("show_result")
         assert result_state is not None, "the symptom check flow needs a show_result state"
         self.result_state = result_state
+        self.plan_rules = plan_rules
         self.offer_reminders = offer_reminders and SETUP_FLOW in flows
         self.present = Presenter(content)
         self.messages = content.messages
@@ -109,7 +118,13 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ entry point
 
-    def step(self, snapshot: Snapshot, event: Event) -> Outcome:
+    def step(
+        self, snapshot: Snapshot, event: Event, plan: Plan | None = None, now: datetime | None = None
+    ) -> Outcome:
+        """One input. `plan` is the person's stored plan; `now` stamps any plan event."""
+        return self._step(snapshot, event, plan, now or datetime.now(UTC))
+
+    def _step(self, snapshot: Snapshot, event: Event, plan: Plan | None, now: datetime) -> Outcome:
         if isinstance(event, Start):
             return self._start(snapshot)
         if isinstance(event, NewCheck):
@@ -119,20 +134,26 @@ class ConversationEngine:
         if isinstance(event, Cancel):
             return self._cancel(snapshot)
         if isinstance(event, ShowRoutine):
-            return Outcome(snapshot, self._routine_replies(snapshot))
+            return Outcome(snapshot, self._routine_replies(snapshot, plan))
         if isinstance(event, Back):
             return self._back(snapshot)
         if isinstance(event, Unsupported):
             return Outcome(snapshot, [self.present.info("bot.unsupported_input"), *self._current(snapshot)])
         if isinstance(event, Text):
-            return self._text(snapshot, event.text)
+            return self._text(snapshot, event.text, plan, now)
         if isinstance(event, Press):
-            return self._press(snapshot, event.data)
+            return self._press(snapshot, event.data, plan, now)
         if isinstance(event, ChangeTimezone):
-            return self._begin_setup(snapshot, "timezone", "timezone")
+            return self._begin_setup(snapshot, plan, "timezone", "timezone")
         if isinstance(event, ChangeReminderTime):
-            return self._begin_setup(snapshot, "change_time", "time", reminder_id=event.reminder_id)
-        return self._select(snapshot, event)
+            return self._begin_setup(snapshot, plan, "change_time", "time", reminder_id=event.reminder_id)
+        if isinstance(event, ChangeReminderDays):
+            return self._begin_setup(snapshot, plan, "change_days", "days", reminder_id=event.reminder_id)
+        if isinstance(event, ChangeQuietHours):
+            return self._begin_setup(snapshot, plan, "quiet_hours", "quiet")
+        if isinstance(event, ReviewPlan):
+            return self._begin_review(snapshot, plan)
+        return self._select(snapshot, event, plan, now)
 
     # ------------------------------------------------------------ commands
 
@@ -150,31 +171,40 @@ class ConversationEngine:
         )
         return Outcome(fresh, [*before, *self._current(fresh)], new_check=True)
 
-    # ------------------------------------------------------------ reminder set-up
+    # ------------------------------------------------------------ side flows (reminders, plan review)
 
-    def _begin_setup(self, snapshot: Snapshot, purpose: str, state: str, **extra: Any) -> Outcome:
-        """Enter the set-up flow at the state that fits; the check itself is left as it was."""
-        if not self.offer_reminders:
-            return Outcome(snapshot, [self.present.info("reminders.unavailable")])
-        if purpose == "reminders" and snapshot.context.get("timezone"):
-            state = "days"
-        context = {
-            **_lasting(snapshot.context),
-            "purpose": purpose,
-            "return_state": self._return_state(snapshot),
-            **extra,
-        }
+    def _enter(self, snapshot: Snapshot, flow: str, state: str, context: dict[str, Any]) -> Outcome:
+        """Enter a side flow at `state`; the check itself is left as it was, to come back to."""
         entered = replace(
             snapshot,
-            flow=SETUP_FLOW,
+            flow=flow,
             state=state,
             step=snapshot.step + 1,
             history=(),
-            context=context,
+            context={**_lasting(snapshot.context), "return_state": self._return_state(snapshot), **context},
             pending=(),
         )
         entered = replace(entered, pending=self._preselect(entered))
         return Outcome(entered, self._current(entered))
+
+    def _begin_setup(
+        self, snapshot: Snapshot, plan: Plan | None, purpose: str, state: str, **extra: Any
+    ) -> Outcome:
+        if not self.offer_reminders:
+            return Outcome(snapshot, [self.present.info("reminders.unavailable")])
+        if purpose == "reminders" and snapshot.context.get("timezone"):
+            state = "days"
+        routine = plan_routine(plan, self.content)
+        context: dict[str, Any] = {"purpose": purpose, **extra}
+        if routine is not None:
+            context["suggested_days"] = list(routine.routine.suggested_days)
+        return self._enter(snapshot, SETUP_FLOW, state, context)
+
+    def _begin_review(self, snapshot: Snapshot, plan: Plan | None) -> Outcome:
+        """ "Has a professional checked you?" before a paused plan restarts."""
+        if plan is None or plan.state is not PlanState.PAUSED or REVIEW_FLOW not in self.flows:
+            return Outcome(snapshot, self._routine_replies(snapshot, plan))
+        return self._enter(snapshot, REVIEW_FLOW, self.flows[REVIEW_FLOW].initial, {"purpose": "review"})
 
     def _return_state(self, snapshot: Snapshot) -> str | None:
         if snapshot.flow == MAIN_FLOW:
@@ -186,11 +216,14 @@ class ConversationEngine:
         question = self._question(snapshot)
         if question is None or question.key != "reminder_days":
             return ()
-        routine = self.content.routines.get(str((snapshot.result or {}).get("routine")))
-        return routine.suggested_days if routine else ()
+        return tuple(snapshot.context.get("suggested_days", ()))
 
-    def _leave_setup(
-        self, snapshot: Snapshot, replies: list[Reply], effects: tuple[dict[str, Any], ...] = ()
+    def _leave_side_flow(
+        self,
+        snapshot: Snapshot,
+        replies: list[Reply],
+        effects: tuple[dict[str, Any], ...] = (),
+        plan_change: PlanChange | None = None,
     ) -> Outcome:
         back = replace(
             snapshot,
@@ -202,51 +235,75 @@ class ConversationEngine:
             context=_lasting(snapshot.context),
         )
         # Back where the user was: if that is a question of the check, ask it again.
-        return Outcome(
-            back, [*replies, *self._current(back)] if self._question(back) else replies, effects=effects
-        )
+        more = self._current(back) if self._question(back) else []
+        return Outcome(back, [*replies, *more], effects=effects, plan_change=plan_change)
 
-    def _finish_setup(self, snapshot: Snapshot, action: str) -> Outcome:
+    def _finish_side_flow(self, snapshot: Snapshot, action: str, plan: Plan | None, now: datetime) -> Outcome:
         context = snapshot.context
         zone = str(context.get("timezone", ""))
+        if action in ("resume_plan", "keep_paused"):
+            return self._finish_review(snapshot, action == "resume_plan", plan, now)
         if action == "save_timezone":
             effect: dict[str, Any] = {"type": "set_timezone", "timezone": zone}
             reply = self.present.info("reminders.timezone_saved", zone=zone)
+        elif action == "save_quiet_hours":
+            start, end = str(context.get("quiet_hours", "22:00-07:00")).split("-")
+            effect = {"type": "set_quiet_hours", "start": start, "end": end}
+            reply = self.present.info("reminders.quiet_saved", start=start, end=end)
         elif action == "change_reminder_time":
             effect = {
                 "type": "change_reminder_time",
                 "reminder_id": context.get("reminder_id"),
                 "time": context.get("reminder_time"),
-                "timezone": zone,
             }
             reply = self.present.info("reminders.time_changed", time=context.get("reminder_time"))
+        elif action == "change_reminder_days":
+            days = self._chosen_days(context)
+            effect = {"type": "change_reminder_days", "reminder_id": context.get("reminder_id"), "days": days}
+            reply = self.present.info("reminders.days_changed", days=self._day_names(days))
         else:
-            days = [
-                day
-                for day in SETUP_KEY_SPECS["reminder_days"].choices
-                if day in context.get("reminder_days", [])
-            ]
+            days = self._chosen_days(context)
             effect = {
                 "type": "save_reminders",
                 "days": days,
                 "time": context.get("reminder_time"),
                 "timezone": zone,
-                "routine": (snapshot.result or {}).get("routine"),
-                "baseline_pain": snapshot.answers.get("pain_now"),
-                "ball_allowed": bool((snapshot.result or {}).get("ball_release_allowed")),
             }
-            names = ", ".join(self.messages.text(f"day.{day}") for day in days)
             reply = self.present.info(
-                "reminders.saved", days=names, time=context.get("reminder_time"), zone=zone
+                "reminders.saved", days=self._day_names(days), time=context.get("reminder_time"), zone=zone
             )
+            if not (plan is not None and plan.state.sends_reminders):
+                # Only possible with a forged or very old button; never exercise reminders then.
+                return self._leave_side_flow(snapshot, [self.present.info("plan.no_exercises_now")])
         effects: tuple[dict[str, Any], ...] = (effect,)
         if action == "save_reminders" and zone:
             effects = ({"type": "set_timezone", "timezone": zone}, effect)
-        return self._leave_setup(snapshot, [reply], effects)
+        return self._leave_side_flow(snapshot, [reply], effects)
+
+    def _chosen_days(self, context: dict[str, Any]) -> list[str]:
+        chosen = context.get("reminder_days", [])
+        return [day for day in SETUP_KEY_SPECS["reminder_days"].choices if day in chosen]
+
+    def _day_names(self, days: list[str]) -> str:
+        return ", ".join(self.messages.text(f"day.{day}") for day in days)
+
+    def _finish_review(self, snapshot: Snapshot, checked: bool, plan: Plan | None, now: datetime) -> Outcome:
+        if plan is None or plan.state is not PlanState.PAUSED:
+            return self._leave_side_flow(snapshot, self._routine_replies(snapshot, plan))
+        change = self.plan_rules.resumed(plan, checked, now)
+        if not checked:
+            still = change.plan or plan
+            replies = [self.present.info("plan.review_not_yet"), *self._pause_advice(still, snapshot)]
+            return self._leave_side_flow(snapshot, replies, plan_change=change)
+        routine = plan_routine(change.plan, self.content)
+        replies = [self.present.info("plan.review_resumed")]
+        if routine is not None:
+            replies.append(self.present.routine(routine))
+        return self._leave_side_flow(snapshot, replies, ({"type": "plan_resumed"},), plan_change=change)
 
     def _cancel(self, snapshot: Snapshot) -> Outcome:
         if snapshot.flow != MAIN_FLOW:
-            return self._leave_setup(snapshot, [self.present.info("reminders.setup_cancelled")])
+            return self._leave_side_flow(snapshot, [self.present.info("reminders.setup_cancelled")])
         if self._question(snapshot) is None:
             return Outcome(snapshot, [self.present.info("bot.nothing_to_cancel")])
         stopped = replace(
@@ -296,7 +353,7 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ typed text
 
-    def _text(self, snapshot: Snapshot, raw: str) -> Outcome:
+    def _text(self, snapshot: Snapshot, raw: str, plan: Plan | None, now: datetime) -> Outcome:
         text = raw[:MAX_TEXT_SCANNED]
         if text.strip().casefold() in self._back_words:
             return self._back(snapshot)
@@ -306,35 +363,47 @@ class ConversationEngine:
 
         answered: Outcome | None = None
         if question is not None and len(text) <= LONG_TEXT:
-            parsed = self._parse_text(question, text)
+            parsed = self._parse_text(question, text, snapshot)
             if parsed is not None:
-                answered = self._apply(snapshot, question, parsed)
+                answered = self._apply(snapshot, question, parsed, plan, now)
 
         base = answered.snapshot if answered else snapshot
         new_flags = {key for key in affirmed if base.answers.get(key) is not True}
         if new_flags:
-            return self._red_flags_in_text(base, new_flags, answered)
-        if affirmed and answered is None and triage(base.answers, self.content).at_least("URGENT"):
+            return self._red_flags_in_text(base, new_flags, answered, plan, now)
+        if affirmed and answered is None and triage(base.answers, self.content).at_least(Urgency.URGENT):
             # The same red flag again (after its result was shown): say it again, never "all done".
-            return self._finish(base, new_check=base.check_id is None)
+            return self._finish(base, plan, now, new_check=base.check_id is None)
         if answered is not None:
             return answered
         if question is None:
-            return Outcome(snapshot, self._current(snapshot))
+            return self._no_question(snapshot, text)
         hint = self.present.info("bot.too_long") if len(text) > LONG_TEXT else self.present.hint(question)
         return Outcome(snapshot, [hint, *self._current(snapshot)])
 
-    def _red_flags_in_text(self, base: Snapshot, flags: set[str], answered: Outcome | None) -> Outcome:
+    def _no_question(self, snapshot: Snapshot, text: str) -> Outcome:
+        """Typed text when no question is open: after "Not now", after a result, or before any check."""
+        word = text.strip().casefold().strip(".!? ")
+        lexicon = self.content.lexicon
+        if snapshot.result is None and understanding.parse_yes_no(text, lexicon) is True:
+            return self._begin(snapshot, [])  # "ok", "yes, let's go" after "Not now": start the check
+        if word in {item.casefold() for item in self.messages.lines("bot.thanks_words")}:
+            return Outcome(snapshot, [self.present.info("bot.you_are_welcome")])
+        key = "bot.no_check_yet_typed" if snapshot.result is None else "bot.after_result_typed"
+        return Outcome(snapshot, [self.present.info(key)])
+
+    def _red_flags_in_text(
+        self, base: Snapshot, flags: set[str], answered: Outcome | None, plan: Plan | None, now: datetime
+    ) -> Outcome:
         answers = dict(base.answers)
         answers.update({key: True for key in flags})
         after = triage(answers, self.content)
         # Repeating urgent advice is harmless; missing it is not, so any text that
         # reaches URGENT shows the result, even if it was shown before.
-        escalates = after.at_least("URGENT")
         new_check = base.check_id is None
-        if escalates:
+        if after.urgency.is_escalation:
             updated = replace(base, answers=answers, pending=())
-            return self._finish(updated, new_check=new_check)
+            return self._finish(updated, plan, now, new_check=new_check)
         if base.state is None or base.state == self.result_state or new_check or base.flow != MAIN_FLOW:
             # Nothing urgent and no check running: note it, point to a new check.
             noted = [self.present.info("bot.flag_noted"), *self._current(base)]
@@ -346,7 +415,7 @@ class ConversationEngine:
             )
         return Outcome(updated, [self.present.info("bot.flag_noted"), *self._current(updated)])
 
-    def _parse_text(self, question: Question, text: str) -> Any:
+    def _parse_text(self, question: Question, text: str, snapshot: Snapshot) -> Any:
         lexicon = self.content.lexicon
         if question.type == "yes_no":
             return understanding.parse_yes_no(text, lexicon)
@@ -370,9 +439,9 @@ class ConversationEngine:
             if question.none_option and understanding.parse_yes_no(text, lexicon) is False:
                 return ()
             return None
-        return self._parse_single_choice(question, text)
+        return self._parse_single_choice(question, text, snapshot)
 
-    def _parse_single_choice(self, question: Question, text: str) -> Any:
+    def _parse_single_choice(self, question: Question, text: str, snapshot: Snapshot) -> Any:
         lexicon = self.content.lexicon
         stripped = text.strip()
         if stripped.isdecimal() and 1 <= int(stripped) <= len(question.options) and question.parser is None:
@@ -392,9 +461,11 @@ class ConversationEngine:
             return ("value", zone.zone) if zone is not None else None
         if question.parser == "time":
             time = LocalTime.parse(text)
-            if time is None or DEFAULT_QUIET_HOURS.contains(time):
+            if time is None or _quiet_hours(snapshot, self.content).contains(time):
                 return None
             return ("value", str(time))
+        if question.parser == "quiet_hours":
+            return _parse_quiet_hours(text)
         lowered = stripped.casefold()
         for option in question.options:
             if self.messages.text(option.label_key).casefold() == lowered:
@@ -403,7 +474,7 @@ class ConversationEngine:
 
     # ------------------------------------------------------------ buttons
 
-    def _press(self, snapshot: Snapshot, data: str) -> Outcome:
+    def _press(self, snapshot: Snapshot, data: str, plan: Plan | None, now: datetime) -> Outcome:
         match = _BUTTON_DATA.match(data or "")
         if match is None:
             return Outcome(snapshot, [], rejected="malformed button data")
@@ -412,48 +483,56 @@ class ConversationEngine:
             if step > snapshot.step:
                 return Outcome(snapshot, [], rejected="button from the future")
             return Outcome(snapshot, [self.present.info("bot.stale_button"), *self._current(snapshot)])
-        if token in ("new", "routine") and snapshot.state != self.result_state:
+        if token in ("new", "routine", "rem") and snapshot.state != self.result_state:
             return Outcome(snapshot, [], rejected=f"{token!r} is only offered with a result")
         if token == "new":
             return self._begin(snapshot, [])
         if token == "rem":
-            stored = snapshot.result or {}
-            offered = snapshot.state == self.result_state and stored.get("urgency") in (
-                "SELF_CARE",
-                "ROUTINE",
-            )
-            if not (offered and stored.get("routine")):
+            if not (self.offer_reminders and plan is not None and plan.state.sends_reminders):
                 return Outcome(snapshot, [], rejected="reminders were not offered here")
-            return self._begin_setup(snapshot, "reminders", "timezone")
+            return self._begin_setup(snapshot, plan, "reminders", "timezone")
         if token == "routine":
-            return Outcome(snapshot, self._routine_replies(snapshot))
+            return Outcome(snapshot, self._routine_replies(snapshot, plan))
+        if token == "review":
+            return self._begin_review(snapshot, plan)
+        if token == "steps":
+            routine = plan_routine(plan, self.content)
+            if routine is None:
+                return Outcome(snapshot, self._routine_replies(snapshot, plan))
+            return Outcome(snapshot, [self.present.steps(routine)])
+        if token.startswith(("up", "dn")):
+            return self._change_level(snapshot, plan, token.startswith("up"), int(token[2:]), now)
         if token == "back":
             return self._back(snapshot)
         question = self._question(snapshot)
         if question is None:
             return Outcome(snapshot, [], rejected="button for no question")
-        return self._press_answer(snapshot, question, token)
+        return self._press_answer(snapshot, question, token, plan, now)
 
-    def _press_answer(self, snapshot: Snapshot, question: Question, token: str) -> Outcome:
+    def _press_answer(
+        self, snapshot: Snapshot, question: Question, token: str, plan: Plan | None, now: datetime
+    ) -> Outcome:
         kind = question.type
         if kind == "yes_no" and token in ("y", "n"):
-            return self._apply(snapshot, question, token == "y")
+            return self._apply(snapshot, question, token == "y", plan, now)
         if kind == "number" and token.startswith("v"):
             value = _index(token)
             low, high = question.minimum, question.maximum
             if value is not None and low is not None and high is not None and low <= value <= high:
-                return self._apply(snapshot, question, value)
+                return self._apply(snapshot, question, value, plan, now)
         if kind == "single_choice" and token.startswith("o"):
             index = _index(token)
             if index is not None and index < len(question.options):
-                return self._apply(snapshot, question, question.options[index].id)
+                return self._apply(snapshot, question, question.options[index].id, plan, now)
         if kind == "free_text" and token == "skip" and question.skippable:
-            return self._apply(snapshot, question, "")
+            return self._apply(snapshot, question, "", plan, now)
         if kind == "multi_choice":
-            return self._press_multi(snapshot, question, token)
+            return self._press_multi(snapshot, question, token, plan, now)
         return Outcome(snapshot, [], rejected=f"token {token!r} does not fit question {question.id}")
 
-    def _press_multi(self, snapshot: Snapshot, question: Question, token: str) -> Outcome:
+    def _press_multi(
+        self, snapshot: Snapshot, question: Question, token: str, plan: Plan | None, now: datetime
+    ) -> Outcome:
         if token.startswith("t"):
             index = _index(token)
             if index is None or index >= len(question.options):
@@ -467,14 +546,14 @@ class ConversationEngine:
             toggled = replace(snapshot, pending=pending)
             return Outcome(toggled, self._current(toggled, edit=True))
         if token == "none" and question.none_option:
-            return self._apply(snapshot, question, ())
+            return self._apply(snapshot, question, (), plan, now)
         if token == "ok":
             if not snapshot.pending and not question.none_option:
                 return Outcome(snapshot, [self.present.info("bot.choose_at_least_one")])
-            return self._apply(snapshot, question, snapshot.pending)
+            return self._apply(snapshot, question, snapshot.pending, plan, now)
         return Outcome(snapshot, [], rejected=f"token {token!r} does not fit question {question.id}")
 
-    def _select(self, snapshot: Snapshot, event: Select) -> Outcome:
+    def _select(self, snapshot: Snapshot, event: Select, plan: Plan | None, now: datetime) -> Outcome:
         question = self._question(snapshot)
         parsed = [_BUTTON_DATA.match(data) for data in event.data]
         if question is None or any(match is None for match in parsed):
@@ -490,20 +569,25 @@ class ConversationEngine:
         chosen = tuple(question.options[i].id for i in indexes if i is not None)
         if not chosen and not question.none_option:
             return Outcome(snapshot, [self.present.info("bot.choose_at_least_one"), *self._current(snapshot)])
-        return self._apply(snapshot, question, chosen)
+        return self._apply(snapshot, question, chosen, plan, now)
 
     # ------------------------------------------------------------ applying an answer
 
-    def _apply(self, snapshot: Snapshot, question: Question, value: Any) -> Outcome:
+    def _apply(
+        self, snapshot: Snapshot, question: Question, value: Any, plan: Plan | None, now: datetime
+    ) -> Outcome:
         answers = dict(snapshot.answers)
         context = dict(snapshot.context)
         target = context if question.key in SETUP_KEY_SPECS else answers
         last_answer: Any = value
+        given: dict[str, Any] = dict(answers.get("given") or {})
         if question.type == "yes_no":
             if question.key:
-                answers[question.key] = value
-            if question.group and value is False:
-                answers.update({key: False for key in self.content.groups[question.group]})
+                target[question.key] = value
+            if question.group:
+                if value is False:
+                    answers.update({key: False for key in self.content.groups[question.group]})
+                given[question.group] = "yes" if value else "no"
         elif question.type == "number":
             assert question.key is not None
             answers[question.key] = int(value)
@@ -521,11 +605,17 @@ class ConversationEngine:
             if isinstance(value, tuple) and value[0] == "value":
                 assert question.key is not None
                 target[question.key] = value[1]
+                if question.key not in SETUP_KEY_SPECS:
+                    given[question.id] = {"value": value[1]}
             else:
                 option = question.option(value)
                 assert option is not None
                 for key, chosen_value in option.sets.items():
                     (context if key in SETUP_KEY_SPECS else answers)[key] = chosen_value
+                if question.key not in SETUP_KEY_SPECS:
+                    given[question.id] = {"option": option.id}
+        if given and question.key not in SETUP_KEY_SPECS:
+            answers["given"] = given
         assert snapshot.state is not None
         flow = self._flow_of(snapshot)
         model = FlowModel(snapshot.state, answers, last_answer, self.content, context)
@@ -544,22 +634,53 @@ class ConversationEngine:
         )
         action = flow.states[model.state].action
         if action == "show_result":
-            return self._finish(advanced, new_check=False)
+            return self._finish(advanced, plan, now, new_check=False)
         if action is not None:
-            return self._finish_setup(advanced, action)
+            return self._finish_side_flow(advanced, action, plan, now)
         advanced = replace(advanced, pending=self._preselect(advanced))
         if flow.states[model.state].final:
             stopped = replace(advanced, state=None, history=(), answers={}, check_id=None)
             return Outcome(stopped, [self.present.info("bot.declined")], cancelled=True)
         return Outcome(advanced, self._current(advanced))
 
-    def _finish(self, snapshot: Snapshot, *, new_check: bool) -> Outcome:
-        """Show the result: triage, reasons, what to do, and the routine if any."""
-        result = triage(snapshot.answers, self.content)
-        routine = match_routine(snapshot.answers, result, self.content)
+    # ------------------------------------------------------------ the result and the plan
+
+    def assess(
+        self, answers: dict[str, Any], plan: Plan | None, now: datetime
+    ) -> tuple[TriageResult, PlanChange, PersonalRoutine | None]:
+        """Triage the answers, apply the result to the plan, and what the plan then offers.
+
+        The one path from answers to a routine: the conversation's result, a check-in's
+        warning sign and `psoasbot assess` all go through it, so they cannot disagree.
+        """
+        result = triage(answers, self.content)
+        withdrawn = plan is not None and plan.state is not PlanState.ENDED and plan.ball_withdrawn
+        plan_tags = (
+            plan.forbidden_tags if plan is not None and plan.state is not PlanState.ENDED else frozenset()
+        )
+        excluded = result.forbidden_tags | plan_tags | ({"abdominal_pressure"} if withdrawn else set())
+        ball_for_match = result.ball_release_allowed and "abdominal_pressure" not in excluded
+        matched = match_routine(answers, result.urgency, ball_for_match, self.content)
+        pain = answers.get("pain_now")
+        assessed = Assessed(
+            urgency=result.urgency,
+            reasons=result.reasons,
+            forbidden_tags=result.forbidden_tags,
+            ball_allowed=result.ball_release_allowed,
+            pain_now=pain if isinstance(pain, int) else None,
+        )
+        change = self.plan_rules.assessed(plan, assessed, matched, now)
+        routine = plan_routine(change.plan, self.content) if result.offers_routine else None
+        return result, change, routine
+
+    def _finish(self, snapshot: Snapshot, plan: Plan | None, now: datetime, *, new_check: bool) -> Outcome:
+        """Show the result: triage, reasons, what to do, and the routine the plan now allows."""
+        answers = snapshot.answers
+        result, change, routine = self.assess(answers, plan, now)
+        new_plan = change.plan
         step = snapshot.step + 1
         stored = {
-            "urgency": result.urgency,
+            "urgency": result.urgency.value,
             "reasons": list(result.reasons),
             "contraindications": list(result.contraindications),
             "forbidden_tags": sorted(result.forbidden_tags),
@@ -576,47 +697,97 @@ class ConversationEngine:
             result=stored,
             context=_lasting(snapshot.context),
         )
+        paused = new_plan is not None and new_plan.state is PlanState.PAUSED and result.offers_routine
         replies = self.present.result(
             result,
-            snapshot.answers,
+            answers,
             routine,
             step,
-            offer_reminders=self.offer_reminders and routine is not None,
+            offer_reminders=self.offer_reminders and routine is not None and not paused,
+            eased=new_plan is not None and new_plan.state is PlanState.EASED and routine is not None,
+            paused_note=self.present.paused_note(step) if paused else None,
         )
-        # Any existing reminder plan must follow the newest result at once (see PlanService).
-        effect = {"type": "assessment", **stored}
         return Outcome(
             finished,
             replies,
             new_check=new_check,
             assessment=result,
             routine_id=routine.id if routine else None,
-            effects=(effect,),
+            plan_change=change if change.event is not None else None,
         )
 
-    def _routine_replies(self, snapshot: Snapshot) -> list[Reply]:
-        stored = snapshot.result or {}
-        routine_id = stored.get("routine")
-        if not routine_id or routine_id not in self.content.routines:
+    def _routine_replies(self, snapshot: Snapshot, plan: Plan | None) -> list[Reply]:
+        if plan is None:
             return [self.present.info("routine_view.none_yet")]
-        result = TriageResult(
-            urgency=str(stored.get("urgency", "SELF_CARE")),
-            reasons=tuple(stored.get("reasons", ())),
-            contraindications=tuple(stored.get("contraindications", ())),
-            forbidden_tags=frozenset(stored.get("forbidden_tags", ())),
+        if plan.state is PlanState.PAUSED:
+            return self._pause_advice(plan, snapshot)
+        routine = plan_routine(plan, self.content)
+        if routine is None:
+            return [self.present.info("routine_view.none_yet")]
+        return [self.present.routine(routine, step=snapshot.step, eased=plan.state is PlanState.EASED)]
+
+    def _pause_advice(self, plan: Plan, snapshot: Snapshot) -> list[Reply]:
+        """While paused for review: the advice again, no exercise, and the way back."""
+        pause = plan.paused_for
+        if pause is None:
+            return [self.present.pause_advice(Urgency.URGENT, (), "result", snapshot.step)]
+        return [self.present.pause_advice(pause.urgency, pause.reasons, pause.source, snapshot.step)]
+
+    def _change_level(
+        self, snapshot: Snapshot, plan: Plan | None, up: bool, from_level: int, now: datetime
+    ) -> Outcome:
+        """The person asked for the next step of their routine, or to go back one. The button
+        names the level it was shown at, so a second tap on it (or an old one) changes nothing."""
+        routine = plan_routine(plan, self.content)
+        if plan is None or routine is None:
+            return Outcome(snapshot, self._routine_replies(snapshot, plan))
+        if plan.level != from_level:
+            return Outcome(
+                snapshot, [self.present.info("plan.already_noted"), *self._routine_replies(snapshot, plan)]
+            )
+        if up:
+            if not routine.has_next_level:
+                return Outcome(snapshot, [self.present.info("routine_view.top_level")])
+            change = self.plan_rules.progressed(
+                plan, routine.routine.level_count, ("asked",), plan.reference_pain, now
+            )
+        else:
+            change = self.plan_rules.regressed(plan, now)
+        if change.event is None or change.plan is None:
+            return Outcome(snapshot, self._routine_replies(snapshot, plan))
+        key = "routine_view.stepped_up" if up else "routine_view.stepped_down"
+        return Outcome(
+            snapshot,
+            [self.present.info(key), *self._routine_replies(snapshot, change.plan)],
+            plan_change=change,
         )
-        routine = personalise(self.content.routines[routine_id], result, self.content)
-        return [self.present.routine(routine)]
 
 
 def _lasting(context: dict[str, Any]) -> dict[str, Any]:
-    """The part of the context that outlives a flow: the user's time zone."""
-    return {key: value for key, value in context.items() if key == "timezone"}
+    """The part of the context that outlives a flow: the user's time zone and quiet hours."""
+    return {key: value for key, value in context.items() if key in ("timezone", "quiet")}
+
+
+def _quiet_hours(snapshot: Snapshot, content: Content) -> QuietHours:
+    stored = snapshot.context.get("quiet")
+    if isinstance(stored, list) and len(stored) == 2:
+        start, end = LocalTime.parse(str(stored[0])), LocalTime.parse(str(stored[1]))
+        if start is not None and end is not None:
+            return QuietHours(start, end)
+    return content.plan.quiet_hours
+
+
+def _parse_quiet_hours(text: str) -> tuple[str, str] | None:
+    """ "22-7", "10pm to 8am", "23:00 - 07:30" -> ("value", "HH:MM-HH:MM"), as a typed answer."""
+    found = _QUIET_RANGE.match(text)
+    if found is None:
+        return None
+    start, end = LocalTime.parse(found["start"]), LocalTime.parse(found["end"])
+    if start is None or end is None or start == end:
+        return None
+    return ("value", f"{start}-{end}")
 
 
 def _index(token: str) -> int | None:
     digits = token[1:]
     return int(digits) if digits.isdecimal() else None
-
-
-__all__ = ["ConversationEngine", "Outcome", "ReplyKind", "Snapshot"]

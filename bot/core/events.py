@@ -78,6 +78,24 @@ class ChangeReminderTime:
     reminder_id: int
 
 
+@dataclass(frozen=True)
+class ChangeReminderDays:
+    """Change the days of one reminder (from the /reminders list)."""
+
+    reminder_id: int
+
+
+@dataclass(frozen=True)
+class ChangeQuietHours:
+    """Change the hours in which no reminder arrives (from the /reminders list)."""
+
+
+@dataclass(frozen=True)
+class ReviewPlan:
+    """Restart exercises after the plan was paused for review: asks whether a professional
+    has checked the person first."""
+
+
 Event = (
     Start
     | NewCheck
@@ -91,4 +109,7 @@ Event = (
     | Unsupported
     | ChangeTimezone
     | ChangeReminderTime
+    | ChangeReminderDays
+    | ChangeQuietHours
+    | ReviewPlan
 )

@@ -26,7 +26,16 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-ACTIONS = ("show_result", "save_reminders", "save_timezone", "change_reminder_time")
+ACTIONS = (
+    "show_result",
+    "save_reminders",
+    "save_timezone",
+    "change_reminder_time",
+    "change_reminder_days",
+    "save_quiet_hours",
+    "resume_plan",
+    "keep_paused",
+)
 """What the engine does on reaching a final state, by name (flows name them in YAML)."""
 
 
@@ -48,6 +57,8 @@ class FlowFile(_Strict):
     schema_version: Literal[1]
     name: str
     initial: str
+    entries: list[str] = Field(default_factory=list)
+    """States besides `initial` the engine may enter directly (e.g. to change one setting)."""
     states: list[StateModel] = Field(min_length=1)
     transitions: list[TransitionModel] = Field(min_length=1)
 
@@ -169,14 +180,20 @@ def _validate(definition: FlowFile, path: Path, content: Content, found: _Collec
     for index, state in enumerate(definition.states):
         if not state.final and state.name not in answering:
             found.add(path, f"states[{index}]", f"state {state.name!r} has no way out (no answer transition)")
+    for index, entry in enumerate(definition.entries):
+        if entry not in known:
+            found.add(path, f"entries[{index}]", f"unknown state {entry!r}")
     if definition.initial in known:
-        reachable = _reachable(definition.initial, outgoing)
+        reachable: set[str] = set()
+        for start in (definition.initial, *definition.entries):
+            if start in known:
+                reachable |= _reachable(start, outgoing)
         for index, state in enumerate(definition.states):
             if state.name not in reachable:
                 found.add(
                     path,
                     f"states[{index}]",
-                    f"state {state.name!r} is unreachable from {definition.initial!r}",
+                    f"state {state.name!r} is unreachable from {definition.initial!r} and the entries",
                 )
 
 

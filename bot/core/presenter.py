@@ -3,6 +3,10 @@
 All sentences come from the messages file; this module only arranges them.
 Button data is `<step>:<token>`: the step number makes a button from an older
 message recognisable as stale, and the token says which option it was.
+
+Routines are shown short first: the overview (what to do and how much, one
+safety line) fits one phone screen, and the steps of every exercise are one tap
+away ("steps"), so nobody scrolls through five screens to see what today holds.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.core.content import Content, Exercise, Question
+from bot.core.policy import Urgency
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.routines import PersonalRoutine
 from bot.core.triage import TriageResult
@@ -42,7 +47,7 @@ class Presenter:
         prefix: str | None = None,
     ) -> Reply:
         text = self.messages.text(question.text_key)
-        if question.type == "yes_no" and question.group:
+        if question.group and question.type in ("yes_no", "multi_choice"):
             items = "\n".join(
                 f"• {self.messages.text(f'flag.{key}')}" for key in self.content.groups[question.group]
             )
@@ -117,7 +122,7 @@ class Presenter:
         if question.type == "number":
             middle = (len(choices) + 1) // 2
             return [choices[:middle], choices[middle:]]
-        if question.type == "multi_choice":
+        if question.type == "multi_choice" and not question.group:
             return [tuple(choices[index : index + 2]) for index in range(0, len(choices), 2)]
         return [(choice,) for choice in choices]
 
@@ -138,48 +143,58 @@ class Presenter:
         step: int,
         *,
         offer_reminders: bool = False,
+        eased: bool = False,
+        paused_note: Reply | None = None,
     ) -> list[Reply]:
-        """The triage result, and the routine when one is offered."""
+        """The triage result, and the routine the plan allows when one is offered."""
         m = self.messages
         urgency = result.urgency
-        top = [
-            rule for rule in self.content.red_flags if rule.id in result.reasons and rule.urgency == urgency
-        ]
-        parts = [m.text(f"result.intro.{urgency}")]
-        if top:
-            why = "\n".join(f"• {m.text(f'red_flag.{rule.id}.reason')}" for rule in top)
-            actions: list[str] = []
-            for rule in top:
-                action = m.text(f"red_flag.{rule.id}.action")
-                if action not in actions:
-                    actions.append(action)
-            parts.append(f"{m.text('result.why')}\n{why}")
-            parts.append(f"{m.text('result.what_to_do')}\n" + "\n".join(f"• {a}" for a in actions))
-        else:
-            parts.append(
-                f"{m.text('result.why')}\n"
-                + "\n".join(f"• {line}" for line in self._self_care_reasons(answers))
-            )
-        if urgency in ("EMERGENCY", "URGENT"):
+        parts = [m.text(f"result.intro.{urgency}"), *self._why_and_what(urgency, result.reasons, answers)]
+        if urgency.is_escalation:
             parts.append(m.text("result.no_exercises"))
-        if urgency != "EMERGENCY":
+        if urgency is not Urgency.EMERGENCY:
             parts.append(m.text("result.safety_net"))
         if result.offers_routine and not result.ball_release_allowed and result.contraindications:
             notes = "\n".join(f"• {m.text(f'contraindication.{cid}')}" for cid in result.contraindications)
             parts.append(f"{m.text('result.ball_not_suitable')}\n{notes}")
         parts.append(m.text("result.not_a_diagnosis"))
-        kind = ReplyKind.ESCALATION if urgency in ("EMERGENCY", "URGENT") else ReplyKind.RESULT
+        kind = ReplyKind.ESCALATION if urgency.is_escalation else ReplyKind.RESULT
         replies = [Reply(kind=kind, title=m.text(f"result.title.{urgency}"), text="\n\n".join(parts))]
-        if routine is not None:
-            replies.append(self.routine(routine, intro=m.text("result.routine_offer")))
-        rows: list[tuple[Button, ...]] = []
-        if offer_reminders:
-            rows.append((Button(button_data(step, "rem"), m.text("result.set_reminders")),))
+        if paused_note is not None:
+            replies.append(paused_note)
+            rows: list[tuple[Button, ...]] = list(paused_note.buttons)
+        else:
+            if routine is not None:
+                intro = m.text("result.routine_offer_eased" if eased else "result.routine_offer")
+                replies.append(self.routine(routine, intro=intro, step=step, eased=eased, with_levels=False))
+            rows = list(replies[-1].buttons)
+            if offer_reminders:
+                rows.append((Button(button_data(step, "rem"), m.text("result.set_reminders")),))
         rows.append((Button(button_data(step, "new"), m.text("result.next_steps")),))
         replies[-1] = replace(replies[-1], buttons=tuple(rows))
         return replies
 
-    def _self_care_reasons(self, answers: dict[str, object]) -> list[str]:
+    def _why_and_what(
+        self, urgency: Urgency, reasons: Sequence[str], answers: dict[str, object]
+    ) -> list[str]:
+        """The red-flag reasons at this urgency and what to do, or why self-care fits."""
+        m = self.messages
+        top = [rule for rule in self.content.red_flags if rule.id in reasons and rule.urgency == urgency]
+        if not top:
+            lines = "\n".join(f"• {line}" for line in self.self_care_reasons(answers))
+            return [f"{m.text('result.why')}\n{lines}"]
+        why = "\n".join(f"• {m.text(f'red_flag.{rule.id}.reason')}" for rule in top)
+        actions: list[str] = []
+        for rule in top:
+            action = m.text(f"red_flag.{rule.id}.action")
+            if action not in actions:
+                actions.append(action)
+        return [
+            f"{m.text('result.why')}\n{why}",
+            f"{m.text('result.what_to_do')}\n" + "\n".join(f"• {a}" for a in actions),
+        ]
+
+    def self_care_reasons(self, answers: dict[str, object]) -> list[str]:
         m = self.messages
         lines = [m.text("result.pattern.no_warning_signs")]
         if answers.get("worse_when_sitting") or answers.get("worse_rising_from_chair"):
@@ -189,53 +204,119 @@ class Presenter:
             lines.append(m.text("result.pattern.areas"))
         return lines
 
+    def paused_note(self, step: int) -> Reply:
+        """Under a new result while an earlier pause for review still holds: no routine yet."""
+        m = self.messages
+        return Reply(
+            kind=ReplyKind.INFO,
+            text=m.text("plan.still_paused"),
+            buttons=((Button(button_data(step, "review"), m.text("plan.button.checked")),),),
+        )
+
+    def pause_advice(self, urgency: Urgency, reasons: Sequence[str], source: str, step: int) -> Reply:
+        """/routine while the plan is paused for review: why, what to do, no exercise."""
+        m = self.messages
+        if source == "referral":
+            lines = [
+                m.text(f"checkin_rule.{reason}") for reason in reasons if m.has(f"checkin_rule.{reason}")
+            ]
+            parts = [m.text("plan.paused_referral")]
+            if lines:
+                parts.append(f"{m.text('result.why')}\n" + "\n".join(f"• {line}" for line in lines))
+        else:
+            parts = [m.text("plan.paused_result"), *self._why_and_what(urgency, reasons, {})]
+        parts.append(m.text("result.no_exercises"))
+        return Reply(
+            kind=ReplyKind.ESCALATION,
+            title=m.text("plan.paused_title"),
+            text="\n\n".join(parts),
+            buttons=((Button(button_data(step, "review"), m.text("plan.button.checked")),),),
+        )
+
     # ------------------------------------------------------------ routines
 
-    def routine(self, routine: PersonalRoutine, intro: str | None = None) -> Reply:
+    def routine(
+        self,
+        routine: PersonalRoutine,
+        intro: str | None = None,
+        *,
+        step: int | None = None,
+        eased: bool = False,
+        with_levels: bool = True,
+    ) -> Reply:
+        """The overview: what to do and how much, one safety line; the steps a tap away."""
         m = self.messages
         rid = routine.id
-        header = m.text(
-            "routine_view.minutes_and_cadence",
-            minutes=routine.routine.minutes,
-            sessions=routine.routine.sessions_per_week,
-        )
-        parts = [part for part in (intro, m.text(f"routine.{rid}.summary"), header) if part]
-        for number, exercise in enumerate(routine.exercises, start=1):
-            parts.append(self.exercise(exercise, number))
+        lines = [
+            f"{number}. {m.text(f'exercise.{exercise.id}.name')}: {self.dose(exercise)}"
+            for number, exercise in enumerate(routine.exercises, start=1)
+        ]
+        parts = [part for part in (intro, m.text(f"routine.{rid}.summary")) if part]
+        if eased:
+            parts.append(m.text("routine_view.eased_note"))
+        if routine.level > 0:
+            parts.append(m.text(f"routine.{rid}.level.{routine.level}"))
+        parts.append(self.cadence(routine) + "\n" + "\n".join(lines))
         if routine.left_out:
-            lines = []
+            left = []
             for item in routine.left_out:
                 reasons = ", ".join(m.text(f"tag.{tag}") for tag in item.tags)
-                lines.append(f"• {m.text(f'exercise.{item.exercise_id}.name')} ({reasons})")
-            parts.append(m.text("routine_view.left_out") + "\n" + "\n".join(lines))
-        safety = "\n".join(f"• {line}" for line in m.lines(f"routine.{rid}.safety"))
-        parts.append(f"{m.text('routine_view.safety_heading')}\n{safety}")
+                left.append(f"• {m.text(f'exercise.{item.exercise_id}.name')} ({reasons})")
+            parts.append(m.text("routine_view.left_out") + "\n" + "\n".join(left))
+        parts.append(f"⚠️ {m.text(f'routine.{rid}.safety_line')}")
+        rows: list[tuple[Button, ...]] = []
+        if step is not None:
+            rows.append((Button(button_data(step, "steps"), m.text("routine_view.button.steps")),))
+            if with_levels and routine.has_next_level:
+                up = button_data(step, f"up{routine.level}")
+                rows.append((Button(up, m.text("routine_view.button.next_step")),))
+            if with_levels and routine.level > 0:
+                down = button_data(step, f"dn{routine.level}")
+                rows.append((Button(down, m.text("routine_view.button.easier")),))
         return Reply(
             kind=ReplyKind.ROUTINE,
             title=m.text("routine_view.heading", name=m.text(f"routine.{rid}.name")),
             text="\n\n".join(parts),
+            buttons=tuple(rows),
         )
 
-    def reminder_card(self, routine: PersonalRoutine) -> Reply:
-        """The short form a reminder carries: what to do and how much, plus the safety notes.
+    def steps(self, routine: PersonalRoutine) -> Reply:
+        """Every exercise's how-to, what to feel and when to stop, and all the safety notes."""
+        m = self.messages
+        rid = routine.id
+        parts = [
+            self.exercise(exercise, number) for number, exercise in enumerate(routine.exercises, start=1)
+        ]
+        safety = "\n".join(f"• {line}" for line in m.lines(f"routine.{rid}.safety"))
+        parts.append(f"{m.text('routine_view.safety_heading')}\n{safety}")
+        return Reply(
+            kind=ReplyKind.ROUTINE,
+            title=m.text("routine_view.steps_heading", name=m.text(f"routine.{rid}.name")),
+            text="\n\n".join(parts),
+        )
 
-        The full routine (every step of every exercise) runs past Telegram's 4,096
-        characters, which would make each reminder two messages and break the
-        one-message-per-second-per-chat pacing; the steps are one tap away instead.
-        The safety notes stay on the card because they must never be a tap away.
+    def cadence(self, routine: PersonalRoutine) -> str:
+        m = self.messages
+        per_week = m.plural("routine_view.sessions_per_week", routine.routine.sessions_per_week)
+        return m.text("routine_view.minutes_and_cadence", minutes=routine.routine.minutes, how_often=per_week)
+
+    def reminder_card(self, routine: PersonalRoutine) -> Reply:
+        """What a reminder carries: the exercises first, one safety line, the rest a tap away.
+
+        The whole routine with every step runs past Telegram's 4,096 characters; a
+        reminder that arrived as two messages would break the one-message-per-second-
+        per-chat pacing, so the steps and the full safety notes are one tap away.
         """
         m = self.messages
         rid = routine.id
         lines = [
-            f"{number}. {m.text(f'exercise.{exercise.id}.name')} — {self.dose(exercise)}"
+            f"{number}. {m.text(f'exercise.{exercise.id}.name')}: {self.dose(exercise)}"
             for number, exercise in enumerate(routine.exercises, start=1)
         ]
-        safety = "\n".join(f"• {line}" for line in m.lines(f"routine.{rid}.safety"))
         parts = [
             m.text("plan.reminder_intro", minutes=routine.routine.minutes),
             "\n".join(lines),
-            f"{m.text('routine_view.safety_heading')}\n{safety}",
-            m.text("plan.reminder_steps_hint"),
+            f"⚠️ {m.text(f'routine.{rid}.safety_line')}",
         ]
         return Reply(
             kind=ReplyKind.ROUTINE,
@@ -249,25 +330,25 @@ class Presenter:
             f"  {index}. {step}" for index, step in enumerate(m.lines(f"exercise.{exercise.id}.steps"), 1)
         )
         return (
-            f"{number}. {m.text(f'exercise.{exercise.id}.name')} — {self.dose(exercise)}\n"
+            f"{number}. {m.text(f'exercise.{exercise.id}.name')}: {self.dose(exercise)}\n"
             f"{steps}\n"
-            f"  {m.text('exercise_labels.how_often')} {m.text(f'frequency.{exercise.frequency}')}\n"
             f"  {m.text('exercise_labels.feel')} {m.text(f'exercise.{exercise.id}.feel')}\n"
             f"  {m.text('exercise_labels.stop')} {m.text(f'exercise.{exercise.id}.stop')}"
         )
 
     def dose(self, exercise: Exercise) -> str:
+        """ "hold 30 s, 3 times, each side"; "once" and "3 times" by the language's plural rules."""
         m = self.messages
         dose = exercise.dose
         parts = []
         if dose.hold_seconds:
-            parts.append(m.text("dose.hold_seconds", seconds=dose.hold_seconds))
+            parts.append(m.plural("dose.hold_seconds", dose.hold_seconds))
         if dose.repetitions:
-            parts.append(m.text("dose.repetitions", count=dose.repetitions))
+            parts.append(m.plural("dose.repetitions", dose.repetitions))
         if dose.sets:
-            parts.append(m.text("dose.sets", count=dose.sets))
+            parts.append(m.plural("dose.sets", dose.sets))
         if dose.minutes:
-            parts.append(m.text("dose.minutes", minutes=dose.minutes))
+            parts.append(m.plural("dose.minutes", dose.minutes))
         if dose.sides == "both":
             parts.append(m.text("dose.each_side"))
         return ", ".join(parts)

@@ -1,26 +1,27 @@
 """The conversation service: the one call every front makes for every input.
 
-`handle(channel, external_id, event)` loads the user's conversation from the
-database, runs one engine step and commits the new state, answers and any
-result in a single transaction. Nothing conversational lives only in memory,
-so a restart resumes exactly where the user was, and inputs are applied one at
-a time (the database's writer lock), so two inputs never interleave.
+`handle(channel, external_id, event)` loads the user's conversation and plan,
+runs one engine step and commits the new state, answers, result, plan change and
+replies in a single transaction (a unit of work of bot/core/ports.py). Nothing
+conversational lives only in memory, so a restart resumes exactly where the user
+was, and one user's inputs are applied one at a time, in order.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
-from bot.core.engine import ConversationEngine, Outcome, Snapshot
+from bot.core.clock import Clock, SystemClock
+from bot.core.engine import ConversationEngine, Outcome
 from bot.core.events import Event
+from bot.core.plan.model import Plan
+from bot.core.ports import Storage, Tx
+from bot.core.records import Snapshot
 from bot.core.replies import Reply, reply_to_dict
-from bot.storage import repository
-from bot.storage.database import Database
 
 log = logging.getLogger("psoasbot.conversation")
 
@@ -36,11 +37,11 @@ class Handled:
     outbox_ids: list[int] = field(default_factory=list)
 
 
-EffectsHandler = Callable[[sqlite3.Connection, int, tuple[dict[str, Any], ...]], None]
-"""What a step's effects do (the plan service's `apply_effects`): plain work on the raw
-connection, called on the database thread inside the step's transaction, after the
-conversation is saved and before its replies are queued. An error in it undoes the whole
-step, the inbox key included, so a redelivered update is applied again, not skipped."""
+EffectsHandler = Callable[[Tx, int, tuple[dict[str, Any], ...], Plan | None], None]
+"""What a step's effects do (bot/core/plan/effects.py): plain work on the stores, inside
+the step's transaction, after the conversation and plan are saved and before the replies
+are queued. An error in it undoes the whole step, the inbox key included, so a
+redelivered update is applied again, not skipped."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class _Input:
 
 @dataclass(frozen=True)
 class _Applied:
-    """What a step did, handed back from the database thread."""
+    """What a step did, handed back from the storage thread."""
 
     handled: Handled
     state_before: str | None = None
@@ -62,11 +63,16 @@ class _Applied:
 
 class ConversationService:
     def __init__(
-        self, engine: ConversationEngine, database: Database, effects: EffectsHandler | None = None
+        self,
+        engine: ConversationEngine,
+        storage: Storage,
+        effects: EffectsHandler | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
-        self.database = database
+        self.storage = storage
         self.effects = effects
+        self.clock = clock or SystemClock()
 
     async def handle(
         self,
@@ -84,13 +90,9 @@ class ConversationService:
         `outbox_context`, the replies are also written to the outbox in the same
         transaction, so a front that crashes before sending them can send them
         after a restart.
-
-        Load, engine step, effects and save run as one plain function on the
-        database's thread (`Database.write_sync`): one hand-off per step instead of
-        one per statement. The engine is pure, so it runs there as well as anywhere.
         """
         request = _Input(channel, external_id, event, inbox_key, outbox_context)
-        applied = await self.database.write_sync(partial(self._apply, request))
+        applied = await self.storage.write(partial(self._apply, request), key=f"{channel}:{external_id}")
         handled = applied.handled
         if handled.rejected:
             log.warning(
@@ -104,76 +106,87 @@ class ConversationService:
             )
         return handled
 
-    def _apply(self, request: _Input, raw: sqlite3.Connection) -> _Applied:
-        """The step itself, on the database thread inside the transaction."""
-        stamp = repository.now()
-        user_id, before = repository.user_and_snapshot_sync(
-            raw, request.channel, request.external_id, stamp=stamp
-        )
-        if request.inbox_key is not None and not repository.claim_inbox_sync(
-            raw, request.inbox_key, user_id, stamp=stamp
-        ):
+    def _apply(self, request: _Input, tx: Tx) -> _Applied:
+        """The step itself, inside the transaction."""
+        user_id, before = tx.conversations.load(request.channel, request.external_id)
+        if request.inbox_key is not None and not tx.inbox.claim(request.inbox_key, user_id):
             return _Applied(Handled([], None, user_id, duplicate=True))
-        outcome = self.engine.step(before, request.event)
-        after = self._record_check(raw, user_id, before, outcome, stamp)
-        repository.save_snapshot_sync(raw, user_id, before, after, stamp=stamp)
+        plan = tx.plans.get(user_id)
+        outcome = self.engine.step(before, request.event, plan, self.clock.now())
+        after = self._record_check(tx, user_id, before, outcome)
+        tx.conversations.save(user_id, before, after)
+        change = outcome.plan_change
+        if change is not None and change.plan is not None:
+            tx.plans.save(user_id, change.plan)
+            if change.event is not None:
+                tx.plans.add_event(user_id, change.event)
+            plan = change.plan
         if outcome.effects and self.effects is not None:
-            self.effects(raw, user_id, outcome.effects)
-        outbox_ids = _queue_replies(raw, user_id, outcome.replies, request.outbox_context, stamp)
+            self.effects(tx, user_id, outcome.effects, plan)
+        outbox_ids: list[int] = []
+        if request.outbox_context is not None and outcome.replies:
+            payloads = [reply_to_dict(reply) for reply in outcome.replies]
+            outbox_ids = tx.outbox.add(user_id, payloads, request.outbox_context)
         handled = Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
         return _Applied(handled, before.state)
 
-    def _record_check(
-        self, raw: sqlite3.Connection, user_id: int, before: Snapshot, outcome: Outcome, stamp: str
-    ) -> Snapshot:
+    def _record_check(self, tx: Tx, user_id: int, before: Snapshot, outcome: Outcome) -> Snapshot:
         """Open, cancel and complete check records as the step asks; the snapshot to save."""
         after = outcome.snapshot
         if outcome.cancelled and before.check_id is not None:
-            repository.close_check_sync(raw, before.check_id, "cancelled", stamp=stamp)
+            tx.conversations.close_check(before.check_id, "cancelled")
         if outcome.new_check:
             if before.check_id is not None:
-                repository.close_check_sync(raw, before.check_id, "cancelled", stamp=stamp)
-            check_id = repository.open_check_sync(raw, user_id, self.engine.flow.name, stamp=stamp)
+                tx.conversations.close_check(before.check_id, "cancelled")
+            check_id = tx.conversations.open_check(user_id, self.engine.flow.name)
             after = replace(after, check_id=check_id)
         if outcome.assessment is not None:
-            repository.save_assessment_sync(
-                raw, user_id, after.check_id, outcome.assessment, outcome.routine_id, stamp=stamp
+            result = outcome.assessment
+            tx.conversations.save_assessment(
+                user_id,
+                after.check_id,
+                result.urgency.value,
+                result.reasons + result.contraindications,
+                result.ball_release_allowed,
+                outcome.routine_id,
             )
             if after.check_id is not None:
-                repository.close_check_sync(raw, after.check_id, "completed", stamp=stamp)
+                tx.conversations.close_check(after.check_id, "completed")
         return after
 
     async def export(self, channel: str, external_id: str) -> dict[str, Any] | None:
         """Everything stored about a user, or None when nothing is."""
-        async with self.database.read() as connection:
-            user_id = await repository.find_user(connection, channel, external_id)
-            return None if user_id is None else await repository.export_user(connection, user_id)
+
+        def work(tx: Tx) -> dict[str, Any] | None:
+            user_id = tx.users.find(channel, external_id)
+            return None if user_id is None else tx.users.export(user_id)
+
+        return await self.storage.read(work)
 
     async def forget(self, channel: str, external_id: str) -> bool:
         """Delete everything stored about a user; False when there was nothing."""
-        async with self.database.write() as connection:
-            user_id = await repository.find_user(connection, channel, external_id)
-            if user_id is None:
-                return False
-            await repository.delete_user(connection, user_id)
+
+        def work(tx: Tx) -> int | None:
+            user_id = tx.users.find(channel, external_id)
+            if user_id is not None:
+                tx.users.delete(user_id)
+            return user_id
+
+        user_id = await self.storage.write(work, key=f"{channel}:{external_id}")
+        if user_id is None:
+            return False
         log.info("user forgotten", extra={"channel": channel, "user": user_id})
         return True
 
     async def set_active(self, channel: str, external_id: str, active: bool) -> None:
         """Mark whether the user can be reached (False after they block the bot)."""
-        async with self.database.write() as connection:
-            user_id = await repository.user_id_for(connection, channel, external_id)
-            await repository.set_active(connection, user_id, active)
+
+        def work(tx: Tx) -> int:
+            user_id = tx.users.get_or_create(channel, external_id)
+            tx.users.set_active(user_id, active)
             if not active:
-                await repository.drop_unsent(connection, user_id)
+                tx.outbox.drop_unsent(user_id)
+            return user_id
+
+        user_id = await self.storage.write(work, key=f"{channel}:{external_id}")
         log.info("user reachability changed", extra={"channel": channel, "user": user_id, "active": active})
-
-
-def _queue_replies(
-    raw: sqlite3.Connection, user_id: int, replies: list[Reply], context: dict[str, Any] | None, stamp: str
-) -> list[int]:
-    """Put the replies in the outbox when the front asked for it; their outbox ids."""
-    if context is None or not replies:
-        return []
-    payloads = [reply_to_dict(reply) for reply in replies]
-    return repository.add_to_outbox_sync(raw, user_id, payloads, context, stamp=stamp)

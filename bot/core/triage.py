@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.answers import BOOLEAN_KEYS, Answers
-from bot.core.content import URGENCY_ORDER, Content
+from bot.core.content import Content
+from bot.core.policy import Urgency
 from bot.core.understanding import understand
 
 ABDOMINAL_PRESSURE = "abdominal_pressure"
@@ -27,7 +28,7 @@ ABDOMINAL_PRESSURE = "abdominal_pressure"
 class TriageResult:
     """What the answers call for. `reasons` are content ids, most urgent first."""
 
-    urgency: str
+    urgency: Urgency
     reasons: tuple[str, ...]
     contraindications: tuple[str, ...]
     forbidden_tags: frozenset[str]
@@ -35,14 +36,14 @@ class TriageResult:
     @property
     def ball_release_allowed(self) -> bool:
         """Abdominal pressure only for self-care with no contraindication."""
-        return self.urgency == "SELF_CARE" and ABDOMINAL_PRESSURE not in self.forbidden_tags
+        return self.urgency.allows_ball_release and ABDOMINAL_PRESSURE not in self.forbidden_tags
 
     @property
     def offers_routine(self) -> bool:
-        return self.urgency in ("SELF_CARE", "ROUTINE")
+        return self.urgency.offers_routine
 
-    def at_least(self, urgency: str) -> bool:
-        return URGENCY_ORDER[self.urgency] >= URGENCY_ORDER[urgency]
+    def at_least(self, urgency: Urgency) -> bool:
+        return self.urgency.at_least(urgency)
 
 
 def merge_text_findings(answers: Mapping[str, Any], content: Content) -> Answers:
@@ -77,15 +78,15 @@ def is_emergency(answers: Mapping[str, Any], content: Content) -> bool:
     random answer sets. Kept beside `triage` so the two change together.
     """
     effective = merge_text_findings(answers, content)
-    return any(rule.applies(effective) for rule in content.red_flags if rule.urgency == "EMERGENCY")
+    return any(rule.applies(effective) for rule in content.red_flags if rule.urgency is Urgency.EMERGENCY)
 
 
 def triage(answers: Mapping[str, Any], content: Content) -> TriageResult:
     """Apply every red-flag and contraindication rule to the answers."""
     effective = merge_text_findings(answers, content)
     matched = [rule for rule in content.red_flags if rule.applies(effective)]
-    matched.sort(key=lambda rule: -URGENCY_ORDER[rule.urgency])
-    urgency = matched[0].urgency if matched else "SELF_CARE"
+    matched.sort(key=lambda rule: -rule.urgency.rank)
+    urgency = matched[0].urgency if matched else Urgency.SELF_CARE
     active = [item for item in content.contraindications if item.applies(effective)]
     forbidden = frozenset(tag for item in active for tag in item.forbids)
     return TriageResult(

@@ -68,4 +68,7 @@ REPORT_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "report.summary.no_baseline",
     "report.summary.latest",
     "report.summary.not_a_diagnosis",
+    "report.change.better",
+    "report.change.same",
+    "report.change.worse",
 )

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-MEANINGFUL_CHANGE: Final[int] = 2
-"""Points on the 0-10 scale that count as a real change in pain (the baseline band is ± this)."""
+DEFAULT_MARGIN: Final[int] = 2
+"""The band drawn around the baseline when the caller gives none; the bot passes the
+meaningful-change size of content/checkin_rules.yaml."""
 
 SESSION_WINDOW_DAYS: Final[int] = 14
 """How far back `summary_lines` counts sessions."""
@@ -80,9 +81,9 @@ def as_local(moment: datetime, tz: tzinfo) -> datetime:
     return moment.astimezone(tz)
 
 
-def baseline_band(baseline: int) -> tuple[int, int]:
+def baseline_band(baseline: int, margin: int = DEFAULT_MARGIN) -> tuple[int, int]:
     """The baseline ± the meaningful-change margin, clipped to 0-10."""
-    return max(0, baseline - MEANINGFUL_CHANGE), min(10, baseline + MEANINGFUL_CHANGE)
+    return max(0, baseline - margin), min(10, baseline + margin)
 
 
 def render_progress_chart(
@@ -91,17 +92,18 @@ def render_progress_chart(
     baseline: int | None,
     zone: str,
     messages: Messages,
+    margin: int = DEFAULT_MARGIN,
 ) -> bytes:
     """Return a PNG (about 800 x 500 pixels) of pain over time.
 
     Pain now is a line with one marker per check-in, worst pain in 24 h a lighter
-    dashed line, the baseline a horizontal band (± MEANINGFUL_CHANGE, clipped to
+    dashed line, the baseline a horizontal band (± `margin`, clipped to
     0-10), and sessions markers in a strip along the bottom (done / hurt / skipped
     differ in shape and colour). With no check-ins the chart carries a note.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = _build_figure(points, sessions, baseline, zone, messages)
+    figure = _build_figure(points, sessions, baseline, zone, messages, margin)
     try:
         FigureCanvasAgg(figure)
         buffer = BytesIO()
@@ -119,6 +121,7 @@ def _build_figure(
     baseline: int | None,
     zone: str,
     messages: Messages,
+    margin: int = DEFAULT_MARGIN,
 ) -> Figure:
     """Build the chart's Figure (not yet rendered). Tests inspect its artists by gid."""
     from matplotlib.figure import Figure
@@ -144,10 +147,10 @@ def _build_figure(
     main.set_axisbelow(True)
 
     if baseline is not None:
-        low, high = baseline_band(baseline)
+        low, high = baseline_band(baseline, margin)
         band = main.axhspan(low, high, color=_BAND_COLOUR, alpha=0.18, linewidth=0, gid="baseline_band")
         main.axhline(baseline, color=_BAND_COLOUR, linewidth=1, linestyle=":", gid="baseline")
-        band.set_label(messages.text("report.chart.baseline", baseline=baseline, margin=MEANINGFUL_CHANGE))
+        band.set_label(messages.text("report.chart.baseline", baseline=baseline, margin=margin))
         handles.append(band)
 
     if points:

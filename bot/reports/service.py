@@ -1,25 +1,26 @@
-"""Gather what a user's reports need from the database, then render them.
+"""Gather what a user's reports need from storage, then render them.
 
 /progress and /summary only read, so fronts send their output directly rather
 than through the outbox: if a crash interrupts one, the user simply asks again.
+Everything about the routine comes from the person's plan, as on every screen.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from dataclasses import dataclass
 
 from bot.core.answers import AREAS, BOOLEAN_KEYS
+from bot.core.clock import Clock
 from bot.core.content import Content
-from bot.core.plan_rules import meaningful_change
-from bot.core.plan_service import Clock
-from bot.core.routines import personalise
-from bot.core.triage import TriageResult
+from bot.core.plan.lifecycle import PlanRules
+from bot.core.plan.model import Plan, PlanEvent
+from bot.core.plan.rules import meaningful_change
+from bot.core.ports import Storage, Tx
+from bot.core.records import Checkin, Session, Snapshot
+from bot.core.routines import plan_routine
 from bot.reports.chart import PainPoint, SessionMark, render_progress_chart, summary_lines
 from bot.reports.summary import SummaryData, render_summary
-from bot.storage import plan_repository as plans
-from bot.storage import repository
-from bot.storage.database import Database
 
 ANSWER_ORDER = (
     "pain_location",
@@ -33,68 +34,85 @@ ANSWER_ORDER = (
 )
 
 
+@dataclass(frozen=True)
+class History:
+    """Everything the reports show about one person, read in one consistent view."""
+
+    snapshot: Snapshot
+    plan: Plan | None
+    events: list[PlanEvent]
+    checkins: list[Checkin]
+    sessions: list[Session]
+    zone: str
+
+
 class ReportMaker:
-    def __init__(self, content: Content, database: Database, clock: Clock) -> None:
+    def __init__(self, content: Content, storage: Storage, clock: Clock, plan_rules: PlanRules) -> None:
         self.content = content
-        self.database = database
+        self.storage = storage
         self.clock = clock
+        self.plan_rules = plan_rules
         self.messages = content.messages
         self._drawing = asyncio.Lock()
 
-    async def _history(self, channel: str, external_id: str) -> dict[str, Any] | None:
-        async with self.database.read() as connection:
-            user_id = await repository.find_user(connection, channel, external_id)
+    async def history(self, channel: str, external_id: str) -> History | None:
+        def work(tx: Tx) -> History | None:
+            user_id = tx.users.find(channel, external_id)
             if user_id is None:
                 return None
-            snapshot = await repository.load_snapshot(connection, user_id)
-            return {
-                "snapshot": snapshot,
-                "plan": await plans.plan(connection, user_id),
-                "checkins": await plans.answered_checkins(connection, user_id),
-                "sessions": await plans.sessions_of(connection, user_id),
-                "zone": await plans.user_timezone(connection, user_id) or "UTC",
-            }
+            return History(
+                snapshot=tx.conversations.load_for(user_id),
+                plan=tx.plans.get(user_id),
+                events=tx.plans.events(user_id),
+                checkins=tx.checkins.answered(user_id),
+                sessions=tx.sessions.of(user_id),
+                zone=tx.users.timezone(user_id) or "UTC",
+            )
+
+        return await self.storage.read(work)
 
     @staticmethod
-    def _points(history: dict[str, Any]) -> list[PainPoint]:
-        return [PainPoint(c["at"], c["pain_now"], c["pain_worst"]) for c in history["checkins"]]
+    def points(history: History) -> list[PainPoint]:
+        return [PainPoint(c.at, c.pain_now, c.pain_worst) for c in history.checkins if c.pain_now is not None]
 
     @staticmethod
-    def _marks(history: dict[str, Any]) -> list[SessionMark]:
+    def marks(history: History) -> list[SessionMark]:
         return [
-            SessionMark(s["at"], s["outcome"])
-            for s in history["sessions"]
-            if s["outcome"] in ("done", "hurt", "skipped")
+            SessionMark(s.at, s.outcome) for s in history.sessions if s.outcome in ("done", "hurt", "skipped")
         ]
 
     @staticmethod
-    def _baseline(history: dict[str, Any]) -> int | None:
-        plan = history["plan"]
-        if plan is not None:
-            return int(plan["baseline_pain"])
-        pain = history["snapshot"].answers.get("pain_now")
+    def baseline(history: History) -> int | None:
+        if history.plan is not None and history.plan.baseline_pain is not None:
+            return history.plan.baseline_pain
+        pain = history.snapshot.answers.get("pain_now")
         return int(pain) if isinstance(pain, int) else None
+
+    async def chart(self, history: History) -> bytes:
+        points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
+        margin = self.content.checkin_rules.change_points
+        # Drawing takes about 0.3 s: off the event loop, one chart at a time.
+        async with self._drawing:
+            return await asyncio.to_thread(
+                render_progress_chart, points, marks, baseline, history.zone, self.messages, margin
+            )
 
     async def progress(self, channel: str, external_id: str) -> tuple[bytes, str] | None:
         """The chart as PNG bytes and its two-line caption; None when nothing is stored."""
-        history = await self._history(channel, external_id)
-        if history is None or (history["plan"] is None and not history["snapshot"].answers):
+        history = await self.history(channel, external_id)
+        if history is None or (history.plan is None and not history.snapshot.answers):
             return None
-        points, marks, baseline = self._points(history), self._marks(history), self._baseline(history)
-        # Drawing takes about 0.3 s: off the event loop, one chart at a time.
-        async with self._drawing:
-            png = await asyncio.to_thread(
-                render_progress_chart, points, marks, baseline, history["zone"], self.messages
-            )
+        png = await self.chart(history)
+        points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
         first, second = summary_lines(points, marks, baseline, self.messages, now=self.clock.now())
         return png, f"{first}\n{second}"
 
     async def summary(self, channel: str, external_id: str) -> str | None:
-        history = await self._history(channel, external_id)
-        if history is None or not history["snapshot"].answers:
+        history = await self.history(channel, external_id)
+        if history is None or not history.snapshot.answers:
             return None
         m = self.messages
-        snapshot = history["snapshot"]
+        snapshot = history.snapshot
         result = snapshot.result or {}
         answers = {key: snapshot.answers[key] for key in ANSWER_ORDER if key in snapshot.answers}
         answers.update(
@@ -119,31 +137,25 @@ class ReportMaker:
             for rid in result.get("reasons", [])
             if m.has(f"red_flag.{rid}.reason")
         ]
-        plan = history["plan"]
-        routine_id = str((plan or {}).get("routine") or result.get("routine") or "")
-        exercise_names: list[str] = []
-        if routine_id in self.content.routines:
-            triaged = TriageResult(urgency, (), (), frozenset(result.get("forbidden_tags", [])))
-            routine = personalise(self.content.routines[routine_id], triaged, self.content)
-            exercise_names = [m.text(f"exercise.{exercise.id}.name") for exercise in routine.exercises]
-        points, baseline = self._points(history), self._baseline(history)
+        routine = plan_routine(history.plan, self.content)
+        points, baseline = self.points(history), self.baseline(history)
         verdict = None
         if points and baseline is not None:
             change = meaningful_change(baseline, points[-1].pain_now, self.content.checkin_rules)
-            verdict = m.text(f"plan.decision.continue.{change}")
+            verdict = m.text(f"report.change.{change}")
         data = SummaryData(
             generated_at=self.clock.now(),
-            zone=history["zone"],
+            zone=history.zone,
             answers=answers,
             answer_labels=labels,
             value_labels=values,
             urgency_label=m.text(f"result.title.{urgency}"),
             reasons=reasons,
-            routine_name=m.text(f"routine.{routine_id}.name")
-            if routine_id in self.content.routines
-            else None,
-            exercise_names=exercise_names,
-            sessions=self._marks(history),
+            routine_name=m.text(f"routine.{routine.id}.name") if routine is not None else None,
+            exercise_names=[m.text(f"exercise.{exercise.id}.name") for exercise in routine.exercises]
+            if routine is not None
+            else [],
+            sessions=self.marks(history),
             points=points,
             baseline=baseline,
             change_verdict=verdict,

@@ -1,0 +1,18 @@
+"""Storage backends behind the core's ports (bot/core/ports.py).
+
+`open_storage(target)` opens the SQLite file `target` names. Nothing outside
+this package imports a database driver.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.core.ports import Storage
+
+
+async def open_storage(target: str | Path) -> Storage:
+    """Open (and migrate) the database `target` names; StorageError says why not."""
+    from bot.storage.sqlite import SqliteStorage
+
+    return await SqliteStorage(Path(target)).open()

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -35,9 +34,9 @@ from telegram.ext import ExtBot
 
 from bot.adapters.telegram.limits import BROADCAST
 from bot.adapters.telegram.render import html_text, keyboard, split_message
+from bot.core.ports import Storage, StorageError, Tx
+from bot.core.records import Lease
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
-from bot.storage import repository
-from bot.storage.database import Database, DatabaseError
 
 log = logging.getLogger("psoasbot.telegram.delivery")
 T = TypeVar("T")
@@ -110,10 +109,10 @@ class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
     def __init__(
-        self, bot: ExtBot[Any], database: Database, channel: str = "telegram", lease_seconds: float = 60.0
+        self, bot: ExtBot[Any], storage: Storage, channel: str = "telegram", lease_seconds: float = 60.0
     ) -> None:
         self.bot = bot
-        self.database = database
+        self.storage = storage
         self.channel = channel
         self.lease_seconds = lease_seconds
         self._waiting: dict[int, int] = {}
@@ -131,7 +130,7 @@ class Deliverer:
         try:
             async with lock:
                 await self._flush_locked(user_id, chat_id)
-        except (sqlite3.Error, DatabaseError) as error:
+        except StorageError as error:
             if strict:
                 raise
             # The replies stay in the outbox (leased, then free again): the next sweep sends them.
@@ -143,35 +142,38 @@ class Deliverer:
                 del self._locks[user_id]
 
     async def _flush_locked(self, user_id: int, chat_id: int) -> None:
-        # Each storage step is one transaction in one hop to the SQLite thread: with many
-        # users' sends in flight they queue on the writer lock, and a transaction of several
-        # hops would hold it for several turns of the event loop.
-        pending, question = await self.database.write_sync(
-            partial(repository.lease_unsent_sync, user_id=user_id, lease_seconds=self.lease_seconds)
-        )
-        screen = Screen(question)
+        # Each storage step is one short unit of work: with many users' sends in flight they
+        # queue on the database, and a long transaction would hold it across sends.
+        lease_seconds = self.lease_seconds
+
+        def lease(tx: Tx) -> Lease:
+            return tx.outbox.lease(user_id, lease_seconds)
+
+        leased = await self.storage.write(lease)
+        screen = Screen(leased.question_message_id)
         try:
-            for outbox_id, payload, context in pending:
-                screen.outbox_id = outbox_id
-                await self._deliver(chat_id, reply_from_dict(payload), context, screen)
-                await self.database.write_sync(
-                    partial(
-                        repository.mark_sent_sync,
-                        outbox_id=outbox_id,
-                        user_id=user_id,
-                        question_message_id=screen.question_message_id,
-                    )
-                )
+            for item in leased.items:
+                screen.outbox_id = item.id
+                await self._deliver(chat_id, reply_from_dict(item.payload), item.context, screen)
+                question = screen.question_message_id
+
+                def sent(tx: Tx, outbox_id: int = item.id, question: int | None = question) -> None:
+                    tx.outbox.mark_sent(outbox_id, user_id, question)
+
+                await self.storage.write(sent)
         except UserBlocked:
             log.info("user blocked the bot", extra={"user": user_id})
-            async with self.database.write() as connection:
-                await repository.set_active(connection, user_id, False)
-                await repository.drop_unsent(connection, user_id)
+
+            def blocked(tx: Tx) -> None:
+                tx.users.set_active(user_id, False)
+                tx.outbox.drop_unsent(user_id)
+
+            await self.storage.write(blocked)
 
     async def flush_all(self, *, strict: bool = False) -> int:
         """After a restart: send what was committed but never sent (`strict`: see `flush`)."""
-        async with self.database.read() as connection:
-            users = await repository.users_with_unsent(connection, self.channel)
+        channel = self.channel
+        users = await self.storage.read(lambda tx: tx.outbox.users_with_unsent(channel))
         for user_id, external_id in users:
             await self.flush(user_id, int(external_id), strict=strict)
         return len(users)
@@ -256,7 +258,11 @@ class Deliverer:
                 "sendMessage",
             )
             if index < len(parts) - 1 and screen.outbox_id is not None:
-                await self.database.write_sync(
-                    partial(repository.note_parts_sent_sync, outbox_id=screen.outbox_id, parts=index + 1)
+                await self.storage.write(
+                    partial(_note_parts_sent, outbox_id=screen.outbox_id, parts=index + 1)
                 )
         return last
+
+
+def _note_parts_sent(tx: Tx, *, outbox_id: int, parts: int) -> None:
+    tx.outbox.note_parts_sent(outbox_id, parts)

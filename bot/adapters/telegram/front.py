@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from typing import Any
 
@@ -33,22 +32,26 @@ from bot.adapters.telegram.delivery import Deliverer, Undeliverable, UserBlocked
 from bot.core.events import (
     Back,
     Cancel,
+    ChangeQuietHours,
+    ChangeReminderDays,
     ChangeReminderTime,
     ChangeTimezone,
     Event,
     Help,
     NewCheck,
     Press,
+    ReviewPlan,
     ShowRoutine,
     Start,
     Text,
     Unsupported,
 )
 from bot.core.messages import Messages
-from bot.core.plan_service import PlanService, is_plan_button
+from bot.core.plan.buttons import is_plan_button
+from bot.core.plan.service import PlanHandled, PlanService
+from bot.core.ports import StorageError
 from bot.core.service import ConversationService
 from bot.reports.service import ReportMaker
-from bot.storage.database import DatabaseError
 
 log = logging.getLogger("psoasbot.telegram")
 CHANNEL = "telegram"
@@ -132,7 +135,7 @@ class TelegramFront:
                 inbox_key=f"update:{update.update_id}",
                 outbox_context={"pressed_message_id": pressed_message_id},
             )
-        except (sqlite3.Error, DatabaseError) as error:
+        except StorageError as error:
             # Nothing was stored (the transaction rolled back): say so, so the user can retry.
             log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
             await self._say(chat.id, self.messages.text("bot.storage_error"))
@@ -190,7 +193,7 @@ class TelegramFront:
         if self.plan is not None and is_plan_button(data) and update.effective_user is not None:
             try:
                 handled = await self.plan.press(CHANNEL, str(update.effective_user.id), data, message_id)
-            except (sqlite3.Error, DatabaseError) as error:
+            except StorageError as error:
                 log.error(
                     "could not store a plan answer", extra={"update": update.update_id, "error": str(error)}
                 )
@@ -200,8 +203,9 @@ class TelegramFront:
                 log.warning(
                     "plan button rejected", extra={"update": update.update_id, "why": handled.rejected}
                 )
-            if handled.change_time_of is not None:
-                await self._dispatch(update, ChangeReminderTime(handled.change_time_of))
+            follow_up = _conversation_for(handled)
+            if follow_up is not None:
+                await self._dispatch(update, follow_up)
             elif handled.user_id is not None:
                 await self.deliverer.flush(handled.user_id, chat.id)
             return
@@ -364,3 +368,16 @@ class TelegramFront:
             )
         except (Undeliverable, UserBlocked, TelegramError) as error:
             log.info("direct message failed", extra={"error": type(error).__name__})
+
+
+def _conversation_for(handled: PlanHandled) -> Event | None:
+    """The conversation a plan button starts (a question with its own flow), if any."""
+    if handled.change_time_of is not None:
+        return ChangeReminderTime(handled.change_time_of)
+    if handled.change_days_of is not None:
+        return ChangeReminderDays(handled.change_days_of)
+    if handled.quiet_hours:
+        return ChangeQuietHours()
+    if handled.review:
+        return ReviewPlan()
+    return None

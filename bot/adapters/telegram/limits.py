@@ -88,9 +88,7 @@ class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
             return await callback(*args, **kwargs)
         return await self.pace(data.get("chat_id"), lambda: callback(*args, **kwargs))
 
-    async def pace(
-        self, chat_id: object, send: Callable[[], Coroutine[Any, Any, JSONResult]]
-    ) -> JSONResult:
+    async def pace(self, chat_id: object, send: Callable[[], Coroutine[Any, Any, JSONResult]]) -> JSONResult:
         """Run one proactive send when both the overall and the per-chat limit allow it."""
         chat_turn = self._chat_turns.setdefault(chat_id, asyncio.Lock())
         self._chat_waiting[chat_id] = self._chat_waiting.get(chat_id, 0) + 1

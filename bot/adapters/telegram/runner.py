@@ -21,7 +21,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -36,15 +36,20 @@ from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
 from bot.adapters.telegram.limits import BroadcastLimiter
 from bot.adapters.telegram.processor import PerChatUpdateProcessor
 from bot.core.app import Core
-from bot.core.plan_service import FileClock, PlanService, SystemClock
+from bot.core.clock import FileClock, SystemClock
+from bot.core.plan.effects import PlanEffects
+from bot.core.plan.scheduler import Scheduler
+from bot.core.plan.service import PlanService
+from bot.core.ports import Storage
 from bot.core.service import ConversationService
 from bot.reports.service import ReportMaker
-from bot.storage.database import Database
-from bot.storage.retention import prune
+from bot.storage import open_storage
 
 log = logging.getLogger("psoasbot.telegram.runner")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 PRUNE_EVERY_SECONDS = 3600.0
+RETENTION = timedelta(days=7)
+"""Applied update ids and sent replies older than this are forgotten (see the README's Storage)."""
 SCHEDULER_CONCURRENCY = 64
 """Users whose reminders are sent at once; BroadcastLimiter still caps the overall rate."""
 
@@ -193,7 +198,7 @@ async def _pause(seconds: float, stop: asyncio.Event) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def run_telegram(core: Core, database_path: Path, settings: TelegramSettings) -> int:
+async def run_telegram(core: Core, database: str | Path, settings: TelegramSettings) -> int:
     """Run until SIGINT or SIGTERM; returns the process exit status."""
     os.environ.setdefault("PTB_TIMEDELTA", "true")
     stop = asyncio.Event()
@@ -203,57 +208,73 @@ async def run_telegram(core: Core, database_path: Path, settings: TelegramSettin
             loop.add_signal_handler(sig, stop.set)
     application = build_application(settings)
     clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
-    async with Database(database_path) as database:
-        plan = PlanService(core.content, database, clock)
-        service = ConversationService(core.engine, database, effects=plan.apply_effects)
-        deliverer = Deliverer(application.bot, database, lease_seconds=settings.outbox_lease_seconds)
-        reports = ReportMaker(core.content, database, clock)
-        front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
-        application.add_handlers(front.handlers())
-        application.add_error_handler(_log_error)
-        try:
-            await application.initialize()
-        except InvalidToken:
-            log.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
-            return 1
-        try:
-            await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
-            # Strict: a database that cannot even lease the replies still owed (a full disk) stops
-            # the bot here with one line and exit status 1, rather than running half-able.
-            resent = await deliverer.flush_all(strict=True)
-            await application.start()
-            log.info(
-                "bot started",
-                extra={
-                    "mode": "webhook" if settings.webhook_url else "polling",
-                    "resent_users": resent,
-                    "http": settings.http_client,
-                },
+    storage = await open_storage(database)
+    try:
+        return await _run(application, core, storage, settings, clock, stop)
+    finally:
+        await storage.close()
+
+
+async def _run(
+    application: Application,  # type: ignore[type-arg]
+    core: Core,
+    storage: Storage,
+    settings: TelegramSettings,
+    clock: FileClock | SystemClock,
+    stop: asyncio.Event,
+) -> int:
+    plan = PlanService(core.content, storage, core.plan_rules, clock)
+    effects = PlanEffects(core.content, clock)
+    service = ConversationService(core.engine, storage, effects=effects.apply, clock=clock)
+    scheduler = Scheduler(core.content, storage, clock)
+    deliverer = Deliverer(application.bot, storage, lease_seconds=settings.outbox_lease_seconds)
+    reports = ReportMaker(core.content, storage, clock, core.plan_rules)
+    front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
+    application.add_handlers(front.handlers())
+    application.add_error_handler(_log_error)
+    try:
+        await application.initialize()
+    except InvalidToken:
+        log.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+        return 1
+    try:
+        await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
+        # Strict: a database that cannot even lease the replies still owed (a full disk) stops
+        # the bot here with one line and exit status 1, rather than running half-able.
+        resent = await deliverer.flush_all(strict=True)
+        await application.start()
+        log.info(
+            "bot started",
+            extra={
+                "mode": "webhook" if settings.webhook_url else "polling",
+                "resent_users": resent,
+                "http": settings.http_client,
+            },
+        )
+        ticking = asyncio.ensure_future(
+            run_scheduler(
+                scheduler, deliverer, settings.tick_seconds, stop, chunk=int(settings.broadcast_per_second)
             )
-            scheduler = asyncio.ensure_future(
-                run_scheduler(
-                    plan, deliverer, settings.tick_seconds, stop, chunk=int(settings.broadcast_per_second)
-                )
-            )
-            try:
-                if settings.webhook_url:
-                    await serve_webhook(application, settings, stop)
-                else:
-                    await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
-                    await poll(application, settings, stop)
-            finally:
-                stop.set()
-                await scheduler
+        )
+        try:
+            if settings.webhook_url:
+                await serve_webhook(application, settings, stop)
+            else:
+                await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
+                await poll(application, settings, stop)
         finally:
-            if application.running:
-                await application.stop()
-            await application.shutdown()
+            stop.set()
+            await ticking
+    finally:
+        if application.running:
+            await application.stop()
+        await application.shutdown()
     log.info("bot stopped")
     return 0
 
 
 async def run_scheduler(
-    plan: PlanService,
+    scheduler: Scheduler,
     deliverer: Deliverer,
     tick_seconds: float,
     stop: asyncio.Event,
@@ -297,8 +318,10 @@ async def run_scheduler(
             if time.monotonic() >= next_prune:  # hourly: see bot/storage/retention.py
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 # Real time, not the plan's clock: the rows are stamped with real time.
-                await prune(plan.database, datetime.now(UTC))
-            async with contextlib.aclosing(plan.claim_due(chunk)) as claims:
+                deleted = await scheduler.storage.prune(datetime.now(UTC), RETENTION)
+                if any(deleted.values()):
+                    log.info("old transport rows pruned", extra={"deleted": deleted})
+            async with contextlib.aclosing(scheduler.claim_due(chunk)) as claims:
                 async for touched in claims:
                     for user, chat in touched:
                         task = asyncio.ensure_future(send(user, chat))

@@ -25,53 +25,28 @@ lock for long.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import partial
+from typing import Final
 
-from bot.storage.database import Database
-
-log = logging.getLogger("psoasbot.storage.retention")
-
-RETENTION = timedelta(days=7)
-BATCH = 2000
+BATCH: Final[int] = 2000
 
 
 @dataclass(frozen=True)
-class _Table:
+class Table:
     name: str
     stamp: str
     only: str = ""
     """An extra condition on which old rows may go."""
 
 
-_TABLES = (
-    _Table("inbox", "received_at"),
-    _Table("outbox", "created_at", " AND sent_at IS NOT NULL"),
+TABLES: Final[tuple[Table, ...]] = (
+    Table("inbox", "received_at"),
+    Table("outbox", "created_at", " AND sent_at IS NOT NULL"),
 )
 
 
-async def prune(database: Database, now: datetime, keep: timedelta = RETENTION) -> dict[str, int]:
-    """Delete inbox keys and sent outbox rows older than `keep`; rows deleted per table."""
-    cutoff = (now - keep).isoformat(timespec="milliseconds")
-    deleted: dict[str, int] = {}
-    for table in _TABLES:
-        last = await database.write_sync(partial(_last_rowid_before, table=table, cutoff=cutoff))
-        total = 0
-        while last is not None:
-            count = await database.write_sync(partial(_delete_batch, table=table, last=last))
-            total += count
-            if count < BATCH:
-                break
-        deleted[table.name] = total
-    if any(deleted.values()):
-        log.info("old transport rows pruned", extra={"deleted": deleted, "older_than": cutoff})
-    return deleted
-
-
-def _last_rowid_before(raw: sqlite3.Connection, *, table: _Table, cutoff: str) -> int | None:
+def last_rowid_before(raw: sqlite3.Connection, *, table: Table, cutoff: str) -> int | None:
     """The largest rowid whose stamp is before `cutoff` (rows are in time order by rowid)."""
     low, high = raw.execute(f"SELECT min(rowid), max(rowid) FROM {table.name}").fetchone()
     if low is None:
@@ -80,7 +55,8 @@ def _last_rowid_before(raw: sqlite3.Connection, *, table: _Table, cutoff: str) -
     while low <= high:
         middle = (low + high) // 2
         row = raw.execute(
-            f"SELECT rowid, {table.stamp} FROM {table.name} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (middle,)
+            f"SELECT rowid, {table.stamp} FROM {table.name} WHERE rowid >= ? ORDER BY rowid LIMIT 1",
+            (middle,),
         ).fetchone()
         if row is None or row[0] > high:  # nothing left between middle and high
             high = middle - 1
@@ -91,7 +67,7 @@ def _last_rowid_before(raw: sqlite3.Connection, *, table: _Table, cutoff: str) -
     return found
 
 
-def _delete_batch(raw: sqlite3.Connection, *, table: _Table, last: int) -> int:
+def delete_batch(raw: sqlite3.Connection, *, table: Table, last: int) -> int:
     cursor = raw.execute(
         f"DELETE FROM {table.name} WHERE rowid IN "
         f"(SELECT rowid FROM {table.name} WHERE rowid <= ?{table.only} LIMIT ?)",

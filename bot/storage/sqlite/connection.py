@@ -1,6 +1,6 @@
-"""The SQLite database: one file, WAL mode, numbered migrations, one writer.
+"""The SQLite backend: one file, WAL mode, numbered migrations, one writer.
 
-Why it is shaped like this (see DESIGN.md):
+Why it is shaped like this:
 - One writer connection guarded by an asyncio.Lock: aiosqlite runs one thread
   per connection, and transactions on a shared connection would interleave.
 - Every write transaction starts with BEGIN IMMEDIATE, so a second process on
@@ -14,9 +14,8 @@ Why it is shaped like this (see DESIGN.md):
 - A write that fails (a full disk, an I/O error) leaves the connection with no
   open transaction, so the next input can be stored once the cause is gone;
   a file that cannot be opened is reported in one line that says why.
-- A conversation step is one hand-off to aiosqlite's thread, not one per
-  statement (`write_sync`, `on_worker`): the hand-offs cost more CPU than the
-  SQL they carried.
+- A unit of work is one hand-off to aiosqlite's thread, not one per statement
+  (`on_worker`): the hand-offs cost more CPU than the SQL they carried.
 """
 
 from __future__ import annotations
@@ -25,24 +24,22 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TypeVar, cast
 
 import aiosqlite
 
-from bot.storage.migrations import MIGRATIONS
+from bot.core.ports import StorageError, Tx
+from bot.storage.sqlite import retention
+from bot.storage.sqlite.migrations import MIGRATIONS
+from bot.storage.sqlite.stores import SqliteTx
 
 BUSY_TIMEOUT_MS = 10_000
 
 T = TypeVar("T")
-P = ParamSpec("P")
-
-
-class DatabaseError(RuntimeError):
-    """The database cannot be used; the message says why in plain words."""
 
 
 async def on_worker(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -64,36 +61,26 @@ async def on_worker(connection: aiosqlite.Connection, fn: Callable[[sqlite3.Conn
     return await execute(lambda: fn(connection._conn))
 
 
-def on_connection(
-    fn: Callable[Concatenate[sqlite3.Connection, P], T],
-) -> Callable[Concatenate[aiosqlite.Connection, P], Coroutine[Any, Any, T]]:
-    """`fn(raw, ...)` for a caller holding an aiosqlite connection: the whole of `fn` in one
-    hand-off (`on_worker`). The repositories write each query once, as a plain function of
-    the raw connection, and name the awaitable form with this."""
-
-    async def on_aiosqlite(connection: aiosqlite.Connection, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await on_worker(connection, lambda raw: fn(raw, *args, **kwargs))
-
-    on_aiosqlite.__name__ = on_aiosqlite.__qualname__ = fn.__name__.removesuffix("_sync")
-    on_aiosqlite.__doc__ = fn.__doc__
-    return on_aiosqlite
-
-
-class Database:
-    """The single source of truth for users, conversations, answers and results."""
+class SqliteStorage:
+    """Storage on one SQLite file (bot/core/ports.py: Storage)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._connection: aiosqlite.Connection | None = None
+        self._tx: SqliteTx | None = None
         self._lock = asyncio.Lock()
 
-    async def open(self) -> Database:
+    @property
+    def description(self) -> str:
+        return f"sqlite:{self.path}"
+
+    async def open(self) -> SqliteStorage:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _probe(self.path)
             connection = await aiosqlite.connect(self.path, isolation_level=None)
         except (OSError, sqlite3.Error) as error:
-            raise DatabaseError(
+            raise StorageError(
                 f"cannot open the database at {self.path}: {_explain(self.path, error)}"
             ) from error
         self._connection = connection
@@ -103,9 +90,10 @@ class Database:
             await connection.execute("PRAGMA synchronous = NORMAL")
             await connection.execute("PRAGMA foreign_keys = ON")
             await self._migrate(connection)
+            self._tx = await on_worker(connection, SqliteTx)
         except sqlite3.Error as error:
             await self.close()
-            raise DatabaseError(
+            raise StorageError(
                 f"cannot prepare the database at {self.path}: {_explain(self.path, error)}"
             ) from error
         except BaseException:
@@ -116,9 +104,10 @@ class Database:
     async def close(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            self._tx = None
             await connection.close()
 
-    async def __aenter__(self) -> Database:
+    async def __aenter__(self) -> SqliteStorage:
         return await self.open()
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -126,63 +115,138 @@ class Database:
 
     @property
     def connection(self) -> aiosqlite.Connection:
-        if self._connection is None:
-            raise DatabaseError("the database is not open")
+        if self._connection is None or self._tx is None:
+            raise StorageError("the database is not open")
         return self._connection
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction: all of it commits, or none of it does.
+    # ------------------------------------------------------------ units of work
 
-        A COMMIT can fail too (on a full disk it is where the WAL grows), and
-        SQLite may already have rolled back by itself; either way the caller
-        gets the original error and the connection is left with no open
-        transaction, so the next write works once the cause is gone instead of
-        failing with "cannot start a transaction within a transaction".
-        """
-        async with self._lock:
-            connection = self.connection
-            await connection.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-                await connection.execute("COMMIT")
-            except BaseException:
-                await _roll_back(connection)
-                raise
+    async def write(self, work: Callable[[Tx], T], *, key: str | None = None) -> T:
+        """One write transaction whose work is the plain function `work`, in one hop.
 
-    async def write_sync(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """One write transaction whose work is the plain function `fn`, in one hop.
+        BEGIN IMMEDIATE, `work(tx)` and COMMIT run together on aiosqlite's thread.
+        Any error rolls back (unless SQLite already did); a database error reaches the
+        caller as StorageError with SQLite's reason. `key` needs nothing here: the one
+        writer connection (and, across processes, BEGIN IMMEDIATE) serialises everything.
 
-        BEGIN IMMEDIATE, `fn(raw connection)` and COMMIT run together on
-        aiosqlite's thread, so a whole step costs one hand-off instead of one per
-        statement (see `on_worker`). Failures are handled as in `write`: any
-        error rolls back (unless SQLite already did) and is raised unchanged.
-
-        If the caller is cancelled mid-hop, `fn` still runs to its end on the
-        thread and the hop commits it whole or rolls it back (as with a cancel
-        during COMMIT in `write`, what commits stays committed); the rollback
-        queued behind it, before the writer lock is let go, is a safety net that
-        finds nothing open. `fn` must therefore be all of the transaction's work:
-        async code cannot run inside it (see `on_worker`).
+        If the caller is cancelled mid-hop, `work` still runs to its end on the thread
+        and the hop commits it whole or rolls it back; the rollback queued behind it,
+        before the writer lock is let go, is a safety net that finds nothing open.
+        `work` must therefore be all of the transaction's work: async code cannot run
+        inside it.
         """
         async with self._lock:
             connection = self.connection
             try:
-                return await on_worker(connection, partial(_begin_and_run, fn))
+                return await on_worker(connection, partial(self._begin_and_run, work))
+            except sqlite3.Error as error:
+                await _roll_back(connection)
+                raise StorageError(str(error), transient=_transient(error)) from error
             except BaseException:
                 await _roll_back(connection)
                 raise
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def read(self, work: Callable[[Tx], T]) -> T:
         """A consistent read; shares the writer's lock so it never sees half a step."""
         async with self._lock:
-            yield self.connection
+            connection = self.connection
+            tx = self._tx
+            assert tx is not None
+
+            def run(raw: sqlite3.Connection) -> T:
+                raw.execute("BEGIN")  # one snapshot for all of the reads, even while another process writes
+                try:
+                    return work(tx.begin())
+                finally:
+                    _roll_back_now(raw)
+
+            try:
+                return await on_worker(connection, run)
+            except sqlite3.Error as error:
+                raise StorageError(str(error), transient=_transient(error)) from error
+
+    def _begin_and_run(self, work: Callable[[Tx], T], raw: sqlite3.Connection) -> T:
+        """`write`'s hop: BEGIN IMMEDIATE, the work, and COMMIT."""
+        tx = self._tx
+        assert tx is not None
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(tx.begin())
+            raw.execute("COMMIT")
+        except BaseException:
+            _roll_back_now(raw)
+            raise
+        return result
+
+    # ------------------------------------------------------------ upkeep
 
     async def schema_version(self) -> int:
-        async with self.read() as connection, connection.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+        async with self._lock:
+            return await on_worker(self.connection, _user_version)
+
+    async def check_ready(self) -> None:
+        try:
+            version = await self.schema_version()
+        except sqlite3.Error as error:
+            raise StorageError(f"the database cannot be read: {error}") from error
+        if version != len(MIGRATIONS):
+            raise StorageError(f"schema version {version}, expected {len(MIGRATIONS)}")
+
+    async def prune(self, now: datetime, keep: timedelta) -> dict[str, int]:
+        """See bot/storage/sqlite/retention.py: a binary search for the cut-off, then short
+        batches, each its own transaction, so the writer lock is never held for long."""
+        cutoff = (now - keep).isoformat(timespec="milliseconds")
+        deleted: dict[str, int] = {}
+        for table in retention.TABLES:
+            last = await self._write_raw(partial(retention.last_rowid_before, table=table, cutoff=cutoff))
+            total = 0
+            while last is not None:
+                count = await self._write_raw(partial(retention.delete_batch, table=table, last=last)) or 0
+                total += count
+                if count < retention.BATCH:
+                    break
+            deleted[table.name] = total
+        return deleted
+
+    async def _write_raw(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        async with self._lock:
+            connection = self.connection
+
+            def run(raw: sqlite3.Connection) -> T:
+                raw.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(raw)
+                    raw.execute("COMMIT")
+                except BaseException:
+                    _roll_back_now(raw)
+                    raise
+                return result
+
+            try:
+                return await on_worker(connection, run)
+            except sqlite3.Error as error:
+                raise StorageError(str(error), transient=_transient(error)) from error
+
+    async def backup(self, target: Path) -> None:
+        """SQLite's online backup API: a consistent copy while the bot keeps writing."""
+        if target.exists():
+            raise StorageError(f"{target} exists already; choose a new file")
+        target.parent.mkdir(parents=True, exist_ok=True)
+
+        def copy(raw: sqlite3.Connection) -> None:
+            destination = sqlite3.connect(target)
+            try:
+                raw.backup(destination)
+            finally:
+                destination.close()
+
+        async with self._lock:
+            try:
+                await on_worker(self.connection, copy)
+            except sqlite3.Error as error:
+                with contextlib.suppress(OSError):
+                    target.unlink()
+                raise StorageError(f"the backup failed: {error}") from error
 
     async def _migrate(self, connection: aiosqlite.Connection) -> None:
         for version, statements in enumerate(MIGRATIONS, start=1):
@@ -192,7 +256,7 @@ class Database:
                     row = await cursor.fetchone()
                 current = int(row[0]) if row else 0
                 if current > len(MIGRATIONS):
-                    raise DatabaseError(
+                    raise StorageError(
                         f"the database at {self.path} has schema version {current}, "
                         f"newer than this program knows ({len(MIGRATIONS)}); upgrade psoasbot"
                     )
@@ -206,16 +270,15 @@ class Database:
             await connection.execute("COMMIT")
 
 
-def _begin_and_run(fn: Callable[[sqlite3.Connection], T], raw: sqlite3.Connection) -> T:
-    """`write_sync`'s hop: BEGIN IMMEDIATE, the work, and COMMIT."""
-    raw.execute("BEGIN IMMEDIATE")
-    try:
-        result = fn(raw)
-        raw.execute("COMMIT")
-    except BaseException:
-        _roll_back_now(raw)
-        raise
-    return result
+def _user_version(raw: sqlite3.Connection) -> int:
+    row = raw.execute("PRAGMA user_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _transient(error: sqlite3.Error) -> bool:
+    """A busy or locked database clears by itself; a full disk or a read-only file does not."""
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
 
 
 async def _roll_back(connection: aiosqlite.Connection) -> None:

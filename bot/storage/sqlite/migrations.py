@@ -1,6 +1,10 @@
-"""Schema migrations, oldest first. Never edit a released entry: append a new one.
+"""SQLite schema migrations, oldest first. Never edit a released entry: append a new one.
 
-`PRAGMA user_version` holds how many have been applied.
+`PRAGMA user_version` holds how many have been applied. Each entry runs in its own
+transaction. (Numbered SQL lists rather than Alembic: the schema is small, there is
+no ORM whose models Alembic could compare against, and the two backends keep their
+own lists side by side, each in its own SQL dialect; tests/test_storage.py checks
+that both end up with the same tables and columns.)
 """
 
 from __future__ import annotations
@@ -168,6 +172,92 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             last_decision TEXT,
             updated_at TEXT NOT NULL
         )
+        """,
+    ),
+    # 4: the plan's life (state, reference, what it withdrew) and its history; which exercise hurt.
+    (
+        """
+        CREATE TABLE plans_v4 (
+            user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+            state TEXT NOT NULL CHECK (state IN ('active', 'eased', 'paused', 'ended')),
+            routine TEXT NOT NULL,
+            level INTEGER NOT NULL DEFAULT 0,
+            baseline_pain INTEGER,
+            reference_pain INTEGER,
+            reference_at TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            assessed_ball INTEGER NOT NULL,
+            ball_withdrawn INTEGER NOT NULL,
+            forbidden_tags TEXT NOT NULL DEFAULT '[]',
+            paused_for TEXT,
+            last_referral_at TEXT,
+            updated_at TEXT NOT NULL
+        )
+        """,
+        # Existing plans keep what they withdrew; a plan whose person's latest result was
+        # URGENT or EMERGENCY is paused for review (its reminders had been paused already).
+        """
+        INSERT INTO plans_v4 (user_id, state, routine, level, baseline_pain, reference_pain, reference_at,
+            started_at, assessed_ball, ball_withdrawn, forbidden_tags, paused_for, updated_at)
+        SELECT p.user_id,
+            CASE WHEN json_extract(c.result, '$.urgency') IN ('URGENT', 'EMERGENCY') THEN 'paused'
+                 WHEN p.level = 'eased' THEN 'eased' ELSE 'active' END,
+            p.routine, 0, p.baseline_pain, p.baseline_pain, p.started_at, p.started_at,
+            p.ball_allowed, CASE WHEN p.level = 'eased' OR p.ball_allowed = 0 THEN 1 ELSE 0 END,
+            p.forbidden_tags,
+            CASE WHEN json_extract(c.result, '$.urgency') IN ('URGENT', 'EMERGENCY') THEN json_object(
+                'urgency', json_extract(c.result, '$.urgency'),
+                'reasons', json(coalesce(json_extract(c.result, '$.reasons'), '[]')),
+                'source', 'result') END,
+            p.updated_at
+        FROM plans p LEFT JOIN conversations c ON c.user_id = p.user_id
+        """,
+        # People with a result but no plan yet (they never set reminders) get the plan that
+        # result implies, so /routine keeps showing them what it showed before.
+        """
+        INSERT INTO plans_v4 (user_id, state, routine, level, baseline_pain, reference_pain, reference_at,
+            started_at, assessed_ball, ball_withdrawn, forbidden_tags, paused_for, updated_at)
+        SELECT c.user_id,
+            CASE WHEN json_extract(c.result, '$.urgency') IN ('URGENT', 'EMERGENCY') THEN 'paused' ELSE 'active' END,
+            coalesce(json_extract(c.result, '$.routine'), 'desk-sitter'), 0, NULL, NULL, c.updated_at,
+            c.updated_at, coalesce(json_extract(c.result, '$.ball_release_allowed'), 0),
+            CASE WHEN json_extract(c.result, '$.urgency') IN ('URGENT', 'EMERGENCY') THEN 1 ELSE 0 END,
+            coalesce(json_extract(c.result, '$.forbidden_tags'), '[]'),
+            CASE WHEN json_extract(c.result, '$.urgency') IN ('URGENT', 'EMERGENCY') THEN json_object(
+                'urgency', json_extract(c.result, '$.urgency'),
+                'reasons', json(coalesce(json_extract(c.result, '$.reasons'), '[]')),
+                'source', 'result') END,
+            c.updated_at
+        FROM conversations c
+        WHERE c.result IS NOT NULL AND c.user_id NOT IN (SELECT user_id FROM plans)
+        """,
+        "DROP TABLE plans",
+        "ALTER TABLE plans_v4 RENAME TO plans",
+        """
+        CREATE TABLE plan_events (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            event TEXT NOT NULL,
+            from_state TEXT NOT NULL,
+            to_state TEXT NOT NULL,
+            reasons TEXT NOT NULL DEFAULT '[]',
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+        "CREATE INDEX plan_events_by_user ON plan_events (user_id, id)",
+        "ALTER TABLE sessions ADD COLUMN hurt_exercise TEXT",
+        # Which warning-sign screen of a weekly check-in the person is on.
+        "ALTER TABLE checkins ADD COLUMN flag_stage TEXT",
+        # Whether the person chose these themselves (else the content default, or the
+        # language their Telegram app reports, applies).
+        "ALTER TABLE users ADD COLUMN quiet_set INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE users ADD COLUMN language_set INTEGER NOT NULL DEFAULT 0",
+        # Reminders paused by an urgent result are now held by the plan's state instead;
+        # the person's own pauses are kept.
+        """
+        UPDATE reminders SET status = 'active' WHERE status = 'paused' AND user_id IN
+            (SELECT user_id FROM plans WHERE state = 'paused')
         """,
     ),
 )
