@@ -680,7 +680,7 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     detail["tick_alone"] = tick
     report.add(
-        f"3 PlanService.tick alone, {plan.capacity_reminders} due, 1 CPU",
+        f"3 scheduler tick alone, {plan.capacity_reminders} due, 1 CPU",
         ">= 1000/s",
         f"{tick['claimed_per_s']:.0f} claimed/s ({tick['cpu_ms_per_reminder']:.2f} ms CPU each, "
         f"{tick['seconds']:.1f} s for all, nothing sent)",
