@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-faults lint validate graph bench clean
+.PHONY: run test test-faults lint validate graph bench backup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ graph: $(STAMP)
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+
+# A consistent copy of $PSOASBOT_DB (safe while the bot runs) into backups/, named by the time.
+backup: $(STAMP)
+	$(BIN)/psoasbot backup backups/psoasbot-$$(date -u +%Y%m%dT%H%M%SZ).db
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

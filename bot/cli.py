@@ -1,4 +1,4 @@
-"""The `psoasbot` command: chat, assess, validate, graph, run."""
+"""The `psoasbot` command: chat, assess, validate, graph, run, backup."""
 
 from __future__ import annotations
 
@@ -35,11 +35,24 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
     run.add_argument("--db", type=Path, help="database file")
-    run.add_argument("--webhook", metavar="URL", help="receive updates by webhook at this public HTTPS URL")
     run.add_argument(
-        "--listen", default="127.0.0.1", help="address the webhook server binds (default 127.0.0.1)"
+        "--webhook",
+        metavar="URL",
+        help="receive updates by webhook at this public HTTPS URL (default: $PSOASBOT_WEBHOOK_URL)",
     )
-    run.add_argument("--port", type=int, default=8443, help="port the webhook server binds (default 8443)")
+    run.add_argument(
+        "--listen", help="address the webhook server binds (default: $PSOASBOT_LISTEN or 127.0.0.1)"
+    )
+    run.add_argument(
+        "--port", type=int, help="port the webhook server binds (default: $PSOASBOT_PORT or 8443)"
+    )
+
+    backup = commands.add_parser(
+        "backup", help="copy the SQLite database to PATH, consistently, even while the bot runs"
+    )
+    backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
+    backup.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+    backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     return parser
 
 
@@ -50,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(f"psoasbot: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if args.command == "backup":  # needs no content: it must work even when content is broken
+        return _backup(args, settings)
     logs.configure(
         "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
     )
@@ -112,16 +127,34 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
     database = args.db or settings.database_path
     if args.command == "run" and settings.telegram_token:
         return _run_telegram(args, settings, core, database)
-    if args.command == "run" and args.webhook:
-        print("psoasbot: --webhook needs TELEGRAM_BOT_TOKEN", file=sys.stderr)
+    if args.command == "run" and (args.webhook or settings.webhook_url):
+        print(
+            "psoasbot: webhook mode (--webhook or PSOASBOT_WEBHOOK_URL) needs TELEGRAM_BOT_TOKEN",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage import backup
+
+    source = args.db or settings.database_path
+    try:
+        size = backup(source, args.path, force=args.force)
+    except StorageError as error:
+        print(f"psoasbot backup: {error}", file=sys.stderr)
+        return EXIT_FAILURE
+    print(f"backed up {source} to {args.path} ({size:,} bytes)")
+    return EXIT_OK
 
 
 def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: Path) -> int:
     from bot.adapters.telegram.runner import TelegramSettings, run_telegram
 
-    if args.webhook and not settings.webhook_secret:
+    # Flags win over the environment, so .env can hold the webhook settings for `make run`.
+    webhook = args.webhook or settings.webhook_url
+    if webhook and not settings.webhook_secret:
         print(
             "psoasbot: webhook mode needs TELEGRAM_WEBHOOK_SECRET (1-256 characters A-Z a-z 0-9 _ -), "
             "so that only Telegram can post updates",
@@ -134,10 +167,12 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         token=settings.telegram_token,
         base_url=settings.telegram_base_url,
         poll_timeout=settings.poll_timeout,
-        webhook_url=args.webhook,
-        listen=args.listen,
-        port=args.port,
+        webhook_url=webhook,
+        listen=args.listen or settings.listen or "127.0.0.1",
+        port=next((p for p in (args.port, settings.port) if p is not None), 8443),  # --port 0: any free port
         webhook_secret=settings.webhook_secret,
+        metrics_host=settings.metrics_host,
+        metrics_port=settings.metrics_port,
         tick_seconds=settings.tick_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
         broadcast_per_second=settings.broadcast_per_second,

@@ -11,6 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Where `content/` or `flows/` is when no setting names it.
+
+    An installed wheel carries both inside the package (`bot/content`, `bot/flows`, mapped
+    there by pyproject.toml); a checkout, editable installs included, has them at its top
+    level, where edits take effect at once. The packaged copy wins when it exists, so an
+    installed bot never picks up an unrelated `content/` folder beside site-packages.
+    """
+    installed = PACKAGE_DIR / name
+    return installed if installed.is_dir() else PROJECT_ROOT / name
 
 
 def _load_dotenv(path: Path) -> None:
@@ -27,6 +40,13 @@ def _load_dotenv(path: Path) -> None:
 
 class SettingsError(ValueError):
     """A setting has a value the bot cannot use; the message names the variable."""
+
+
+def _port(name: str) -> int | None:
+    """An optional TCP port setting (unset or empty: none)."""
+    if not os.environ.get(name):
+        return None
+    return int(_number(name, "0", 1, 65535))
 
 
 def _number(name: str, default: str, low: float, high: float) -> float:
@@ -64,6 +84,13 @@ class Settings:
     outbox_lease_seconds: float = 30.0
     broadcast_per_second: float = 30.0
     clock_file: str | None = None
+    webhook_url: str | None = None
+    listen: str | None = None
+    port: int | None = None
+    """Webhook mode's public URL and the address its server binds; `psoasbot run` flags win."""
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
     http_client: str = "aiohttp"
 
     @classmethod
@@ -72,8 +99,8 @@ class Settings:
         env = os.environ
         return cls(
             database_path=Path(env.get("PSOASBOT_DB", "./data/psoasbot.db")),
-            content_dir=Path(env.get("PSOASBOT_CONTENT_DIR", str(PROJECT_ROOT / "content"))),
-            flows_dir=Path(env.get("PSOASBOT_FLOWS_DIR", str(PROJECT_ROOT / "flows"))),
+            content_dir=Path(env.get("PSOASBOT_CONTENT_DIR") or data_dir("content")),
+            flows_dir=Path(env.get("PSOASBOT_FLOWS_DIR") or data_dir("flows")),
             language=env.get("PSOASBOT_LANGUAGE", "en"),
             log_level=env.get("PSOASBOT_LOG_LEVEL", "INFO").upper(),
             telegram_token=env.get("TELEGRAM_BOT_TOKEN") or None,
@@ -85,5 +112,10 @@ class Settings:
             # Telegram allows about 30 bulk messages per second, up to 1,000 with paid broadcasts.
             broadcast_per_second=_number("PSOASBOT_BROADCAST_PER_SECOND", "30", 1, 1000),
             clock_file=env.get("PSOASBOT_CLOCK_FILE") or None,
+            webhook_url=env.get("PSOASBOT_WEBHOOK_URL") or None,
+            listen=env.get("PSOASBOT_LISTEN") or None,
+            port=_port("PSOASBOT_PORT"),
+            metrics_host=env.get("PSOASBOT_METRICS_HOST") or "127.0.0.1",
+            metrics_port=_port("PSOASBOT_METRICS_PORT"),
             http_client=_choice("PSOASBOT_HTTP", "aiohttp", ("aiohttp", "httpx")),
         )

@@ -1,5 +1,6 @@
 """Shared fixtures: no test leaves a bot process running, even when it fails half-way; some
-end-to-end tests run once per HTTP client of the bot."""
+end-to-end tests run once per HTTP client of the bot; and a throwaway PostgreSQL server for the
+tests that ask for `postgres_dsn`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.telegram_support import BOTH_HTTP_CLIENTS, HTTP_CLIENTS, RUNNING
+
+pytest_plugins = ("tests.postgres_server",)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.adapters.telegram.front import _conversation_for
 from bot.core.events import ChangeTimezone, Press, ShowRoutine, Start, Text
-from bot.core.plan.effects import PlanEffects
 from bot.core.plan.scheduler import Scheduler
-from bot.core.plan.service import PlanService
-from bot.core.service import ConversationService
 from bot.storage.sqlite import SqliteStorage as Database
+from tests.plan_support import TYPICAL, World, answer_checkin, buttons, fire_session
 from tests.support import FakeClock, reminders_core
-
-TYPICAL = {
-    "pain_location": ["hip_front"],
-    "worse_when_sitting": True,
-    "worse_rising_from_chair": True,
-    "duration_weeks": 1,
-    "pain_now": 4,
-    "age": 34,
-    "sex": "F",
-}
 
 
 @pytest.fixture(scope="module")
@@ -37,111 +23,11 @@ def core():
     return reminders_core()
 
 
-class World:
-    """One user, the conversation and plan services, and the outbox they fill."""
-
-    def __init__(self, core: Any, database: Database, clock: FakeClock, user: str = "u1") -> None:
-        self.core = core
-        self.database = database
-        self.clock = clock
-        self.plan = PlanService(core.content, database, core.plan_rules, clock)
-        self.scheduler = Scheduler(core.content, database, clock)
-        effects = PlanEffects(core.content, clock)
-        self.chat = ConversationService(core.engine, database, effects=effects.apply, clock=clock)
-        self.user = user
-        self.seen = 0
-
-    async def send(self, event: Any) -> list[dict[str, Any]]:
-        await self.chat.handle("telegram", self.user, event, outbox_context={})
-        return await self.new_messages()
-
-    async def press_plan(self, data: str) -> list[dict[str, Any]]:
-        handled = await self.plan.press("telegram", self.user, data, message_id=99)
-        assert handled.rejected is None, handled.rejected
-        follow_up = _conversation_for(handled)
-        if follow_up is not None:
-            await self.chat.handle("telegram", self.user, follow_up, outbox_context={})
-        return await self.new_messages()
-
-    async def new_messages(self) -> list[dict[str, Any]]:
-        rows = await self.rows(
-            "SELECT o.id, o.payload FROM outbox o JOIN users u ON u.id = o.user_id "
-            "WHERE u.external_id = ? AND o.id > ? ORDER BY o.id",
-            self.user,
-            self.seen,
-        )
-        if rows:
-            self.seen = rows[-1][0]
-        return [json.loads(payload) for _, payload in rows]
-
-    async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        return await self.database.read(lambda tx: tx.raw.execute(sql, params).fetchall())
-
-    async def check_and_set_reminders(self, zone_text: str = "Berlin", time: str = "18:00") -> None:
-        """Finish a typical check, then set reminders with the suggested days."""
-        await self.send(Start())
-        messages = await self._answer_through_service(TYPICAL)
-        assert any("Set reminders" in str(m) for m in messages)
-        step = await self.step()
-        await self.send(Press(f"{step}:rem"))
-        shown = await self.send(Text(zone_text))
-        assert any("On which days" in m["text"] for m in shown), shown
-        step = await self.step()
-        await self.send(Press(f"{step}:ok"))
-        saved = await self.send(Text(time))
-        assert any("Reminders set" in m["text"] for m in saved), saved
-
-    async def step(self) -> int:
-        rows = await self.rows(
-            "SELECT c.step FROM conversations c JOIN users u ON u.id = c.user_id WHERE u.external_id = ?",
-            self.user,
-        )
-        return int(rows[0][0])
-
-    async def _answer_through_service(self, answers: dict[str, Any]) -> list[dict[str, Any]]:
-        messages: list[dict[str, Any]] = []
-        script = [
-            "yes",
-            "front of my hip",
-            "nowhere",
-            None,
-            f"{int(answers['duration_weeks'] * 7)} days",
-            str(answers["pain_now"]),
-            "no",
-            "no",
-            "no",
-            str(answers["age"]),
-            None,
-            None,
-            "no",
-            None,
-        ]
-        for line in script:
-            step = await self.step()
-            state = (
-                await self.rows(
-                    "SELECT c.state FROM conversations c JOIN users u ON u.id = c.user_id WHERE u.external_id = ?",
-                    self.user,
-                )
-            )[0][0]
-            if line is not None:
-                messages = await self.send(Text(line))
-            elif state == "sitting" or state == "sex" or state == "activity":
-                messages = await self.send(Press(f"{step}:o0"))
-            elif state == "anything_else":
-                messages = await self.send(Press(f"{step}:skip"))
-        return messages
-
-
 @pytest.fixture()
 async def world(core, tmp_path: Path):
     clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))  # a Friday
     async with Database(tmp_path / "bot.db") as database:
         yield World(core, database, clock)
-
-
-def buttons(message: dict[str, Any]) -> list[str]:
-    return [button[1] for row in message["buttons"] for button in row]
 
 
 async def test_setting_reminders_stores_local_time_zone_and_the_right_utc_moment(world: World):
@@ -181,6 +67,7 @@ async def test_each_reminder_is_sent_exactly_once_at_its_time(world: World):
     sent = await world.new_messages()
     assert len(sent) == 1
     assert buttons(sent[0]) == [
+        "▶ Start: guide me through it",
         "✓ Done",
         "⏰ Snooze 30 min",
         "Skip today",
@@ -199,16 +86,22 @@ async def test_a_reminder_is_one_short_card_with_the_steps_one_tap_away(world: W
     card = (await world.new_messages())[-1]
     overview = (await world.send(ShowRoutine()))[0]
     steps_token = next(b[0] for row in overview["buttons"] for b in row if b[0].endswith(":steps"))
-    routine_text = (await world.send(Press(steps_token)))[0]["text"]
-    assert len(card["text"]) < len(routine_text) / 2  # names and doses, not every step
-    assert "You should feel:" not in card["text"] and "You should feel:" in routine_text
+    shown = await world.send(Press(steps_token))
+    # One message per exercise, each with its picture, then the safety notes.
+    listed = [
+        line.split(". ", 1)[1].split(":")[0] for line in overview["text"].splitlines() if line[:1].isdigit()
+    ]
+    assert [m["title"].split(": ", 1)[1] for m in shown[:-1]] == listed
+    assert all(m.get("image") for m in shown[:-1]) and "Safety notes" in shown[-1]["title"]
+    assert len(card["text"]) < sum(len(m["text"]) for m in shown) / 2  # names and doses, not every step
+    assert "You should feel:" not in card["text"] and all("You should feel:" in m["text"] for m in shown[:-1])
     session = card["buttons"][0][0][0].split(":")[1]
     steps = await world.press_plan(f"r:{session}:v")
-    assert [m["text"] for m in steps] == [routine_text]  # the whole routine, as /routine's steps show it
+    assert [m["text"] for m in steps] == [m["text"] for m in shown]  # as /routine's steps show them
     assert await world.rows("SELECT outcome FROM sessions") == [("sent",)]  # still waiting for Done
     await world.press_plan(f"r:{session}:d")
     again = await world.press_plan(f"r:{session}:v")
-    assert [m["text"] for m in again] == [routine_text]  # looking the steps up later still works
+    assert [m["text"] for m in again] == [m["text"] for m in shown]  # looking the steps up later still works
 
 
 async def test_every_reminder_card_fits_in_one_telegram_message(world: World):
@@ -292,29 +185,6 @@ async def test_a_blocked_user_gets_no_reminders_and_they_are_paused(world: World
     world.clock.moment = datetime(2026, 3, 20, 18, 1, tzinfo=UTC)
     assert await world.scheduler.tick() == []
     assert await world.rows("SELECT DISTINCT status FROM reminders") == [("paused",)]
-
-
-async def move_to_next(world: World, kind: str) -> None:
-    rows = await world.rows("SELECT due_at FROM reminders WHERE kind = ? AND status = 'active'", kind)
-    world.clock.moment = datetime.fromisoformat(rows[0][0]) + timedelta(seconds=10)
-
-
-async def fire_session(world: World) -> int:
-    await move_to_next(world, "session")
-    await world.scheduler.tick()
-    sent = await world.new_messages()
-    data = next(b[0] for row in sent[-1]["buttons"] for b in row)
-    return int(data.split(":")[1])
-
-
-async def answer_checkin(world: World, pain_now: int, worst: int) -> list[dict[str, Any]]:
-    await move_to_next(world, "day_after_checkin")
-    await world.scheduler.tick()
-    sent = await world.new_messages()
-    checkin = [m for m in sent if m["buttons"] and m["buttons"][0][0][0].startswith("c:")][-1]
-    checkin_id = next(b[0] for row in checkin["buttons"] for b in row).split(":")[1]
-    await world.press_plan(f"c:{checkin_id}:n{pain_now}")
-    return await world.press_plan(f"c:{checkin_id}:w{worst}")
 
 
 async def test_done_schedules_a_check_in_next_morning_and_two_worse_check_ins_ease_the_plan(world: World):

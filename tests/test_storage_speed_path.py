@@ -249,13 +249,27 @@ async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database
             )
 
     await database.write(raw(seed))
-    plan = Scheduler(core().content, database, clock=FakeClock(now))
+    due: list[tuple[str, float, bool]] = []
+    plan = Scheduler(core().content, database, clock=FakeClock(now), on_due=lambda *note: due.append(note))
     with counting_hops() as hops:
         chunks = [chunk async for chunk in plan.claim_due(limit=2)]
     assert hops[0] == 3  # 5 due in chunks of 2: three transactions, one hop each
     assert sorted(pair for chunk in chunks for pair in chunk) == [(1, "chat1"), (2, "chat2"), (5, "chat5")]
-    contexts = await scalar(database, "SELECT group_concat(DISTINCT context) FROM outbox")
-    assert json.loads(contexts) == {"standalone": True, "proactive": True}
+    contexts = json.loads(await scalar(database, "SELECT json_group_array(json(context)) FROM outbox"))
+    assert all(c["standalone"] and c["proactive"] for c in contexts)
+    # Each message names its reminder and when it was due (the operator's log line and lateness).
+    assert sorted((c["reminder_kind"], c["due_at"][11:16]) for c in contexts) == [
+        ("session", "17:57"),
+        ("session", "18:00"),
+        ("weekly_checkin", "17:59"),
+    ]
+    # The inactive user's reminder is not counted as due; the one 300 minutes late is, as missed.
+    assert sorted((kind, round(late), missed) for kind, late, missed in due) == [
+        ("session", 0, False),
+        ("session", 180, False),
+        ("session", 18000, True),
+        ("weekly_checkin", 60, False),
+    ]
     assert await scalar(database, "SELECT status FROM reminders WHERE user_id = 3") == "paused"
     assert await scalar(database, "SELECT outcome FROM sessions WHERE user_id = 4") == "missed"
     assert not await in_transaction(database)

@@ -146,7 +146,12 @@ async def test_two_bot_processes_on_one_database_send_each_reminder_once(standin
     users = [TelegramUser(standin, chat_id=7000 + n) for n in range(3)]
     for user in users:
         await set_up_reminders(user, standin)
-    # A second process on the same database (webhook mode, so the two do not fight over getUpdates).
+    # Only one process may poll a token (a second poller, or a webhook set, stops it), so both
+    # processes on the database run in webhook mode, as several instances of one bot would.
+    await first.stop()
+    first.args = ("--webhook", "http://127.0.0.1:9/unused", "--port", "0")
+    first.env["TELEGRAM_WEBHOOK_SECRET"] = "x"
+    await first.start(wait_until_polling=False)
     second = BotProcess(
         standin,
         tmp_path,

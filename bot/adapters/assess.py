@@ -1,6 +1,6 @@
 """`psoasbot assess`: one JSON object of answers in, one JSON result out.
 
-The contract is fixed in DESIGN.md and used by tools outside the project:
+The contract (README: "psoasbot assess") is used by tools outside the project:
 exit 0 with the result on standard output, or exit 2 with a one-line error on
 standard error for input that is not a JSON object of valid answers.
 """

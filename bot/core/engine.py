@@ -25,6 +25,7 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -221,10 +222,12 @@ class ConversationEngine:
     def _leave_side_flow(
         self,
         snapshot: Snapshot,
-        replies: list[Reply],
+        replies: list[Reply] | Callable[[Snapshot], list[Reply]],
         effects: tuple[dict[str, Any], ...] = (),
         plan_change: PlanChange | None = None,
     ) -> Outcome:
+        """Back where the user was before the side flow. `replies` may be built from the snapshot
+        returned to, so that any button they carry names the step the person will be on."""
         back = replace(
             snapshot,
             flow=MAIN_FLOW,
@@ -234,9 +237,10 @@ class ConversationEngine:
             pending=(),
             context=_lasting(snapshot.context),
         )
+        said = replies(back) if callable(replies) else replies
         # Back where the user was: if that is a question of the check, ask it again.
         more = self._current(back) if self._question(back) else []
-        return Outcome(back, [*replies, *more], effects=effects, plan_change=plan_change)
+        return Outcome(back, [*said, *more], effects=effects, plan_change=plan_change)
 
     def _finish_side_flow(self, snapshot: Snapshot, action: str, plan: Plan | None, now: datetime) -> Outcome:
         context = snapshot.context
@@ -289,17 +293,24 @@ class ConversationEngine:
 
     def _finish_review(self, snapshot: Snapshot, checked: bool, plan: Plan | None, now: datetime) -> Outcome:
         if plan is None or plan.state is not PlanState.PAUSED:
-            return self._leave_side_flow(snapshot, self._routine_replies(snapshot, plan))
+            return self._leave_side_flow(snapshot, lambda back: self._routine_replies(back, plan))
         change = self.plan_rules.resumed(plan, checked, now)
         if not checked:
             still = change.plan or plan
-            replies = [self.present.info("plan.review_not_yet"), *self._pause_advice(still, snapshot)]
-            return self._leave_side_flow(snapshot, replies, plan_change=change)
+
+            def advice(back: Snapshot) -> list[Reply]:
+                return [self.present.info("plan.review_not_yet"), *self._pause_advice(still, back)]
+
+            return self._leave_side_flow(snapshot, advice, plan_change=change)
         routine = plan_routine(change.plan, self.content)
-        replies = [self.present.info("plan.review_resumed")]
-        if routine is not None:
-            replies.append(self.present.routine(routine))
-        return self._leave_side_flow(snapshot, replies, ({"type": "plan_resumed"},), plan_change=change)
+
+        def restarted(back: Snapshot) -> list[Reply]:
+            replies = [self.present.info("plan.review_resumed")]
+            if routine is not None:
+                replies.append(self.present.routine(routine, step=back.step, guided=self.offer_reminders))
+            return replies
+
+        return self._leave_side_flow(snapshot, restarted, ({"type": "plan_resumed"},), plan_change=change)
 
     def _cancel(self, snapshot: Snapshot) -> Outcome:
         if snapshot.flow != MAIN_FLOW:
@@ -499,7 +510,7 @@ class ConversationEngine:
             routine = plan_routine(plan, self.content)
             if routine is None:
                 return Outcome(snapshot, self._routine_replies(snapshot, plan))
-            return Outcome(snapshot, [self.present.steps(routine)])
+            return Outcome(snapshot, self.present.steps(routine))
         if token.startswith(("up", "dn")):
             return self._change_level(snapshot, plan, token.startswith("up"), int(token[2:]), now)
         if token == "back":
@@ -724,7 +735,9 @@ class ConversationEngine:
         routine = plan_routine(plan, self.content)
         if routine is None:
             return [self.present.info("routine_view.none_yet")]
-        return [self.present.routine(routine, step=snapshot.step, eased=plan.state is PlanState.EASED)]
+        eased = plan.state is PlanState.EASED
+        guided = self.offer_reminders and plan.state.sends_reminders
+        return [self.present.routine(routine, step=snapshot.step, eased=eased, guided=guided)]
 
     def _pause_advice(self, plan: Plan, snapshot: Snapshot) -> list[Reply]:
         """While paused for review: the advice again, no exercise, and the way back."""

@@ -177,13 +177,22 @@ class ReminderStore(Protocol):
 
 class SessionStore(Protocol):
     def add(
-        self, user_id: int, reminder_id: int, occurrence: datetime, routine: str | None, outcome: str = "sent"
+        self,
+        user_id: int,
+        reminder_id: int | None,
+        occurrence: datetime,
+        routine: str | None,
+        outcome: str = "sent",
     ) -> int | None:
-        """Record one occurrence; None when it was recorded before (never send it twice)."""
+        """Record one occurrence; None when it was recorded before (never send it twice).
+        `reminder_id` is None for a session the person started themselves."""
         ...
 
     def get(self, user_id: int, session_id: int) -> Session | None: ...
-    def update(self, session_id: int, **fields: Any) -> None: ...
+    def update(self, session_id: int, **fields: Any) -> None:
+        """Set fields by name (`guide` takes a records.Guide or None)."""
+        ...
+
     def unsettled_hurt(self, user_id: int) -> int | None:
         """The latest session that hurt and had not settled, still waiting for the morning answer."""
         ...
@@ -198,6 +207,15 @@ class CheckinStore(Protocol):
     def answered(self, user_id: int) -> list[Checkin]:
         """Answered check-ins with a pain score, oldest first."""
         ...
+
+
+class MediaStore(Protocol):
+    """Where a front keeps what its transport calls a file it already uploaded (Telegram's
+    file_id), so each picture is uploaded once and then sent by reference."""
+
+    def file_id(self, channel: str, key: str) -> str | None: ...
+    def remember(self, channel: str, key: str, file_id: str) -> None: ...
+    def forget(self, channel: str, key: str) -> None: ...
 
 
 class Tx(Protocol):
@@ -219,6 +237,8 @@ class Tx(Protocol):
     def sessions(self) -> SessionStore: ...
     @property
     def checkins(self) -> CheckinStore: ...
+    @property
+    def media(self) -> MediaStore: ...
 
 
 class Storage(Protocol):

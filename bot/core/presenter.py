@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from bot.core.content import Content, Exercise, Question
+from bot.core.plan.buttons import PlanButton
 from bot.core.policy import Urgency
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.routines import PersonalRoutine
@@ -243,8 +244,10 @@ class Presenter:
         step: int | None = None,
         eased: bool = False,
         with_levels: bool = True,
+        guided: bool = False,
     ) -> Reply:
-        """The overview: what to do and how much, one safety line; the steps a tap away."""
+        """The overview: what to do and how much, one safety line; the steps a tap away, and
+        (`guided`, where the front runs plans) a session to start, one exercise at a time."""
         m = self.messages
         rid = routine.id
         lines = [
@@ -265,6 +268,9 @@ class Presenter:
             parts.append(m.text("routine_view.left_out") + "\n" + "\n".join(left))
         parts.append(f"⚠️ {m.text(f'routine.{rid}.safety_line')}")
         rows: list[tuple[Button, ...]] = []
+        if guided:
+            start = PlanButton("u", 0, "s").encode()
+            rows.append((Button(start, m.text("routine_view.button.start")),))
         if step is not None:
             rows.append((Button(button_data(step, "steps"), m.text("routine_view.button.steps")),))
             if with_levels and routine.has_next_level:
@@ -280,19 +286,41 @@ class Presenter:
             buttons=tuple(rows),
         )
 
-    def steps(self, routine: PersonalRoutine) -> Reply:
-        """Every exercise's how-to, what to feel and when to stop, and all the safety notes."""
+    def steps(self, routine: PersonalRoutine) -> list[Reply]:
+        """Every exercise with its picture, how to do it, what to feel and when to stop; then
+        all the routine's safety notes."""
         m = self.messages
         rid = routine.id
-        parts = [
-            self.exercise(exercise, number) for number, exercise in enumerate(routine.exercises, start=1)
+        total = len(routine.exercises)
+        replies = [
+            Reply(
+                kind=ReplyKind.ROUTINE,
+                title=m.text(
+                    "routine_view.exercise_heading", number=number, total=total, name=self.name(exercise)
+                ),
+                text=self.how_to(exercise),
+                image=exercise.id,
+            )
+            for number, exercise in enumerate(routine.exercises, start=1)
         ]
         safety = "\n".join(f"• {line}" for line in m.lines(f"routine.{rid}.safety"))
-        parts.append(f"{m.text('routine_view.safety_heading')}\n{safety}")
-        return Reply(
-            kind=ReplyKind.ROUTINE,
-            title=m.text("routine_view.steps_heading", name=m.text(f"routine.{rid}.name")),
-            text="\n\n".join(parts),
+        title = m.text("routine_view.safety_heading_for", name=m.text(f"routine.{rid}.name"))
+        replies.append(Reply(kind=ReplyKind.ROUTINE, title=title, text=safety))
+        return replies
+
+    def name(self, exercise: Exercise) -> str:
+        return self.messages.text(f"exercise.{exercise.id}.name")
+
+    def how_to(self, exercise: Exercise) -> str:
+        """The dose, the numbered steps, what to feel and when to stop: one exercise's card."""
+        m = self.messages
+        steps = "\n".join(
+            f"{index}. {step}" for index, step in enumerate(m.lines(f"exercise.{exercise.id}.steps"), 1)
+        )
+        return (
+            f"{self.dose(exercise)}\n\n{steps}\n\n"
+            f"{m.text('exercise_labels.feel')} {m.text(f'exercise.{exercise.id}.feel')}\n"
+            f"{m.text('exercise_labels.stop')} {m.text(f'exercise.{exercise.id}.stop')}"
         )
 
     def cadence(self, routine: PersonalRoutine) -> str:
@@ -322,18 +350,6 @@ class Presenter:
             kind=ReplyKind.ROUTINE,
             title=m.text("routine_view.heading", name=m.text(f"routine.{rid}.name")),
             text="\n\n".join(parts),
-        )
-
-    def exercise(self, exercise: Exercise, number: int) -> str:
-        m = self.messages
-        steps = "\n".join(
-            f"  {index}. {step}" for index, step in enumerate(m.lines(f"exercise.{exercise.id}.steps"), 1)
-        )
-        return (
-            f"{number}. {m.text(f'exercise.{exercise.id}.name')}: {self.dose(exercise)}\n"
-            f"{steps}\n"
-            f"  {m.text('exercise_labels.feel')} {m.text(f'exercise.{exercise.id}.feel')}\n"
-            f"  {m.text('exercise_labels.stop')} {m.text(f'exercise.{exercise.id}.stop')}"
         )
 
     def dose(self, exercise: Exercise) -> str:

@@ -65,8 +65,40 @@ class DueReminder:
 
 
 @dataclass(frozen=True)
+class Guide:
+    """A guided session's progress: the exercises it walks through, fixed when it started."""
+
+    exercises: tuple[str, ...]
+    position: int
+    """The exercise on screen now (== len(exercises) once finished)."""
+    skipped: tuple[str, ...]
+    started_at: datetime
+
+    @property
+    def current(self) -> str | None:
+        return self.exercises[self.position] if self.position < len(self.exercises) else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "exercises": list(self.exercises),
+            "position": self.position,
+            "skipped": list(self.skipped),
+            "started_at": self.started_at.isoformat(),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Guide:
+        return cls(
+            exercises=tuple(data["exercises"]),
+            position=int(data["position"]),
+            skipped=tuple(data.get("skipped", ())),
+            started_at=datetime.fromisoformat(data["started_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class Session:
-    """One occurrence of a routine reminder and how it went."""
+    """One occurrence of a routine (from a reminder, or started from /routine) and how it went."""
 
     id: int
     user_id: int
@@ -79,6 +111,8 @@ class Session:
     hurt_pain: int | None = None
     hurt_settled: bool | None = None
     settled_next_morning: bool | None = None
+    guide: Guide | None = None
+    """Set while (and after) the person is guided through the session exercise by exercise."""
 
 
 @dataclass(frozen=True)

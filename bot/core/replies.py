@@ -41,6 +41,10 @@ class Reply:
     """True for a multi-choice question: several options may be chosen before Done."""
     choices: tuple[Button, ...] = field(default=())
     """The answer options alone (without Back/Done), for fronts that number them."""
+    image: str | None = None
+    """The exercise whose picture goes with this reply (fronts show it above the text)."""
+    timer: int | None = None
+    """Seconds of a hold this reply counts down (fronts that can edit a message update it)."""
 
     @property
     def all_buttons(self) -> tuple[Button, ...]:
@@ -57,6 +61,8 @@ def reply_to_dict(reply: Reply) -> dict[str, object]:
         "choices": [[b.data, b.label, b.selected] for b in reply.choices],
         "edit": reply.edit,
         "multi": reply.multi,
+        **({"image": reply.image} if reply.image else {}),
+        **({"timer": reply.timer} if reply.timer else {}),
     }
 
 
@@ -77,4 +83,6 @@ def reply_from_dict(data: dict[str, object]) -> Reply:
         edit=bool(data.get("edit")),
         multi=bool(data.get("multi")),
         choices=tuple(button(raw) for raw in choices),
+        image=str(data["image"]) if data.get("image") else None,
+        timer=int(str(data["timer"])) if data.get("timer") else None,
     )

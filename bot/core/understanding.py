@@ -362,7 +362,8 @@ class _Builder:
         of start-up.
         """
         sources = [
-            "(?:" + self.expand(pattern, f"{keypath}[{index}]") + ")" for index, pattern in enumerate(patterns)
+            "(?:" + self.expand(pattern, f"{keypath}[{index}]") + ")"
+            for index, pattern in enumerate(patterns)
         ]
         try:
             return re.compile("|".join(sources))

@@ -16,3 +16,14 @@ async def open_storage(target: str | Path) -> Storage:
     from bot.storage.sqlite import SqliteStorage
 
     return await SqliteStorage(Path(target)).open()
+
+
+def backup(source: str | Path, target: Path, *, force: bool = False) -> int:
+    """A consistent copy of the database `source` names at `target`; its size in bytes.
+
+    Runs without opening the database for the bot (no migrations, read-only), so it works
+    whatever state the bot and its content are in.
+    """
+    from bot.storage.sqlite.backup import backup_sqlite
+
+    return backup_sqlite(Path(source), target, force=force)

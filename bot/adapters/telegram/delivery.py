@@ -22,18 +22,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from telegram import InlineKeyboardMarkup, Message
+from telegram import InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import ExtBot
 
 from bot.adapters.telegram.limits import BROADCAST
 from bot.adapters.telegram.render import html_text, keyboard, split_message
+from bot.core.messages import Messages
 from bot.core.ports import Storage, StorageError, Tx
 from bot.core.records import Lease
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
@@ -105,16 +107,51 @@ class Screen:
     """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
 
 
+CAPTION_LIMIT = 1024
+"""Telegram's limit on a photo's caption, in characters after its HTML is parsed."""
+TIMER_EDIT_SECONDS = 5.0
+"""How often a hold's countdown message is edited: well within Telegram's limit for one chat."""
+CHANNEL_MEDIA = "telegram"
+
+
+class PictureSource(Protocol):
+    """The pictures replies name (bot/illustrations): drawn on demand, each with a key that
+    changes whenever the picture would, so a stored file_id is never reused for a new picture."""
+
+    def key(self, name: str) -> str: ...
+
+    def png(self, name: str) -> bytes: ...
+
+
+class DeliveryObserver(Protocol):
+    """Told of every proactive message's outcome and of storage failures (bot/ops/telemetry.py)."""
+
+    def proactive_sent(self, context: Mapping[str, Any], outcome: str, seconds: float) -> None: ...
+
+    def storage_error(self) -> None: ...
+
+
 class Deliverer:
     """Sends one user's outbox in order; one instance serves all users."""
 
     def __init__(
-        self, bot: ExtBot[Any], storage: Storage, channel: str = "telegram", lease_seconds: float = 60.0
+        self,
+        bot: ExtBot[Any],
+        storage: Storage,
+        channel: str = "telegram",
+        lease_seconds: float = 60.0,
+        observer: DeliveryObserver | None = None,
+        pictures: PictureSource | None = None,
+        messages: Messages | None = None,
     ) -> None:
         self.bot = bot
         self.storage = storage
         self.channel = channel
         self.lease_seconds = lease_seconds
+        self.observer = observer
+        self.pictures = pictures
+        self.messages = messages
+        self._timers: set[asyncio.Task[None]] = set()
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
 
@@ -131,6 +168,8 @@ class Deliverer:
             async with lock:
                 await self._flush_locked(user_id, chat_id)
         except StorageError as error:
+            if self.observer is not None:
+                self.observer.storage_error()
             if strict:
                 raise
             # The replies stay in the outbox (leased, then free again): the next sweep sends them.
@@ -154,7 +193,7 @@ class Deliverer:
         try:
             for item in leased.items:
                 screen.outbox_id = item.id
-                await self._deliver(chat_id, reply_from_dict(item.payload), item.context, screen)
+                await self._deliver_observed(chat_id, reply_from_dict(item.payload), item.context, screen)
                 question = screen.question_message_id
 
                 def sent(tx: Tx, outbox_id: int = item.id, question: int | None = question) -> None:
@@ -178,7 +217,25 @@ class Deliverer:
             await self.flush(user_id, int(external_id), strict=strict)
         return len(users)
 
-    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> None:
+    async def _deliver_observed(
+        self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen
+    ) -> None:
+        """`_deliver`, and for a proactive message (a reminder, a check-in) its outcome and
+        how long Telegram took (pacing included) to the observer."""
+        if self.observer is None or not context.get("proactive"):
+            await self._deliver(chat_id, reply, context, screen)
+            return
+        started, outcome = time.monotonic(), "failed"
+        try:
+            outcome = "sent" if await self._deliver(chat_id, reply, context, screen) else "refused"
+        except UserBlocked:
+            outcome = "blocked"
+            raise
+        finally:
+            self.observer.proactive_sent(context, outcome, time.monotonic() - started)
+
+    async def _deliver(self, chat_id: int, reply: Reply, context: dict[str, Any], screen: Screen) -> bool:
+        """Send or edit one reply; False when Telegram refused it for good (a 400)."""
         pressed = context.get("pressed_message_id")
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
@@ -205,7 +262,8 @@ class Deliverer:
                 await self._retire_keyboard(chat_id, screen)
                 await self._send(chat_id, reply, screen)
         except Undeliverable:
-            return
+            return False
+        return True
 
     async def _question(self, chat_id: int, reply: Reply, pressed: int | None, screen: Screen) -> None:
         """Edit the question in place when the user answered it by button, else send it anew."""
@@ -230,6 +288,102 @@ class Deliverer:
         screen.question_message_id = sent.message_id if sent else None
         screen.keyboard_retired = False
 
+    # ------------------------------------------------------------ pictures
+
+    async def _send_with_picture(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
+        """The picture with the reply as its caption when it fits Telegram's 1,024 characters;
+        otherwise the picture captioned with the title, then the text (with the buttons) below.
+        Each picture is uploaded once; later sends name it by the file_id Telegram gave it."""
+        assert reply.image is not None
+        fits = _caption_length(reply) <= CAPTION_LIMIT
+        caption = html_text(reply) if fits else html_text(Reply(reply.kind, "", title=reply.title or None))
+        sent: Message | None = None
+        if screen.parts_sent == 0:
+            sent = await self._photo(
+                chat_id, reply.image, caption.strip(), keyboard(reply) if fits else None, screen
+            )
+            if fits:
+                return sent
+            if screen.outbox_id is not None:
+                await self.storage.write(partial(_note_parts_sent, outbox_id=screen.outbox_id, parts=1))
+        rest = Reply(reply.kind, reply.text, buttons=reply.buttons, timer=reply.timer)
+        text_screen = Screen(screen.question_message_id, outbox_id=None, proactive=screen.proactive)
+        return await self._send_text(chat_id, rest, text_screen) or sent
+
+    async def _photo(
+        self, chat_id: int, name: str, caption: str, markup: InlineKeyboardMarkup | None, screen: Screen
+    ) -> Message | None:
+        assert self.pictures is not None
+        pictures = self.pictures
+        key = f"exercise:{name}:{pictures.key(name)}"
+        pacing = BROADCAST if screen.proactive else None
+        known = await self.storage.read(lambda tx: tx.media.file_id(CHANNEL_MEDIA, key))
+        if known is not None:
+            try:
+                return await with_retries(
+                    lambda: self.bot.send_photo(
+                        chat_id,
+                        known,
+                        caption=caption,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=markup,
+                        rate_limit_args=pacing,
+                    ),
+                    "sendPhoto",
+                )
+            except Undeliverable:
+                # Telegram no longer knows that file: forget it and upload the picture again.
+                await self.storage.write(lambda tx: tx.media.forget(CHANNEL_MEDIA, key))
+        png = await asyncio.to_thread(pictures.png, name)
+        sent = await with_retries(
+            lambda: self.bot.send_photo(
+                chat_id,
+                InputFile(png, filename=f"{name}.png"),
+                caption=caption,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                rate_limit_args=pacing,
+            ),
+            "sendPhoto",
+        )
+        if sent is not None and sent.photo:
+            file_id = sent.photo[-1].file_id
+            await self.storage.write(lambda tx: tx.media.remember(CHANNEL_MEDIA, key, file_id))
+        return sent
+
+    # ------------------------------------------------------------ a hold's countdown
+
+    def _start_timer(self, chat_id: int, message_id: int, seconds: int) -> None:
+        """Edit the countdown every few seconds until the hold is over. Nothing is stored: after
+        a restart mid-hold the message simply stops counting; the session itself is stored."""
+        task = asyncio.ensure_future(self._count_down(chat_id, message_id, seconds))
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    async def _count_down(self, chat_id: int, message_id: int, seconds: int) -> None:
+        assert self.messages is not None
+        messages = self.messages
+        loop = asyncio.get_running_loop()
+        ends = loop.time() + seconds
+        while True:
+            left = ends - loop.time()
+            await asyncio.sleep(min(TIMER_EDIT_SECONDS, max(left, 0.0)))
+            left = round(ends - loop.time())
+            text = (
+                messages.text("guide.timer.done")
+                if left <= 0
+                else messages.plural("guide.timer.running", left)
+            )
+            try:
+                await with_retries(
+                    lambda: self.bot.edit_message_text(text, chat_id, message_id), "editMessageText"
+                )
+            except (Undeliverable, UserBlocked, TelegramError) as error:
+                log.info("countdown stopped", extra={"error": type(error).__name__})
+                return
+            if left <= 0:
+                return
+
     async def _retire_keyboard(self, chat_id: int, screen: Screen) -> None:
         """Take the buttons off the old question, so the chat shows one live question."""
         if screen.question_message_id is None or screen.keyboard_retired:
@@ -243,6 +397,15 @@ class Deliverer:
             )
 
     async def _send(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
+        if reply.image and self.pictures is not None:
+            sent = await self._send_with_picture(chat_id, reply, screen)
+        else:
+            sent = await self._send_text(chat_id, reply, screen)
+        if sent is not None and reply.timer and self.messages is not None:
+            self._start_timer(chat_id, sent.message_id, reply.timer)
+        return sent
+
+    async def _send_text(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
         parts = split_message(html_text(reply))
         markup: InlineKeyboardMarkup | None = keyboard(reply)
         last: Message | None = None
@@ -266,3 +429,8 @@ class Deliverer:
 
 def _note_parts_sent(tx: Tx, *, outbox_id: int, parts: int) -> None:
     tx.outbox.note_parts_sent(outbox_id, parts)
+
+
+def _caption_length(reply: Reply) -> int:
+    """The caption's length as Telegram counts it: the text with its markup parsed away."""
+    return len(reply.text) + (len(reply.title) + 2 if reply.title else 0)

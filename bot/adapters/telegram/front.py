@@ -1,7 +1,7 @@
 """Telegram updates in, core events out: the thin part of the Telegram front.
 
 One CommandHandler per command, one MessageHandler for everything typed or
-sent, one CallbackQueryHandler for buttons (DESIGN.md: no ConversationHandler,
+sent, one CallbackQueryHandler for buttons (no ConversationHandler,
 no PTB persistence; the core and its database hold all state). Every input
 goes through `ConversationService.handle` with the update id as inbox key, so
 an update delivered twice (after a crash) is applied once; the replies go
@@ -51,6 +51,7 @@ from bot.core.plan.buttons import is_plan_button
 from bot.core.plan.service import PlanHandled, PlanService
 from bot.core.ports import StorageError
 from bot.core.service import ConversationService
+from bot.ops import trace
 from bot.reports.service import ReportMaker
 
 log = logging.getLogger("psoasbot.telegram")
@@ -138,11 +139,14 @@ class TelegramFront:
         except StorageError as error:
             # Nothing was stored (the transaction rolled back): say so, so the user can retry.
             log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
+            trace.note_outcome("storage_error")
             await self._say(chat.id, self.messages.text("bot.storage_error"))
             return
-        if handled.duplicate:
-            log.info("duplicate update skipped", extra={"update": update.update_id})
+        trace.note_user(handled.user_id)
+        if handled.duplicate:  # the update's own log line says so (outcome "duplicate")
+            trace.note_outcome("duplicate")
         if handled.rejected:
+            trace.note_outcome("rejected")
             log.warning("button rejected", extra={"update": update.update_id, "why": handled.rejected})
         await self.deliverer.flush(handled.user_id, chat.id)
 
@@ -197,9 +201,12 @@ class TelegramFront:
                 log.error(
                     "could not store a plan answer", extra={"update": update.update_id, "error": str(error)}
                 )
+                trace.note_outcome("storage_error")
                 await self._say(chat.id, self.messages.text("bot.storage_error"))
                 return
+            trace.note_user(handled.user_id)
             if handled.rejected:
+                trace.note_outcome("rejected")
                 log.warning(
                     "plan button rejected", extra={"update": update.update_id, "why": handled.rejected}
                 )
@@ -331,6 +338,7 @@ class TelegramFront:
             return
         parts = data.split(":")
         if len(parts) != 3 or parts[1] not in ("yes", "no") or not parts[2].isdecimal():
+            trace.note_outcome("rejected")
             log.warning("forged forget button ignored", extra={"update": update.update_id})
             return
         if time.time() - int(parts[2]) > FORGET_VALID_SECONDS:

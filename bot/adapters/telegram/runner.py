@@ -9,6 +9,12 @@ Both ways acknowledge an update to Telegram only after it has been stored:
   processed; Telegram redelivers anything else. Requests without the right
   X-Telegram-Bot-Api-Secret-Token are refused with 403.
 A redelivered update is recognised by its id (the inbox) and applied once.
+
+Only one process may poll with a token: Telegram answers 409 Conflict to getUpdates
+when another poller or a webhook is active. A bot that meets that before its first
+answered poll (it is the newcomer) stops at once with one line saying what to do; one
+that has been polling takes the poll back at once, which is what makes a newcomer see
+the conflict, and stops only if the conflict persists (a webhook set by another instance).
 """
 
 from __future__ import annotations
@@ -24,25 +30,31 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
-from telegram.ext import Application, ApplicationBuilder
+from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.adapters.telegram.aiohttp_request import use_http_client
 from bot.adapters.telegram.delivery import Deliverer, retry_seconds, with_retries
 from bot.adapters.telegram.front import ALLOWED_UPDATES, TelegramFront
 from bot.adapters.telegram.limits import BroadcastLimiter
+from bot.adapters.telegram.observe import ObservedLimiter, bot_api_status, update_kind
 from bot.adapters.telegram.processor import PerChatUpdateProcessor
 from bot.core.app import Core
-from bot.core.clock import FileClock, SystemClock
+from bot.core.clock import Clock, FileClock, SystemClock
 from bot.core.plan.effects import PlanEffects
 from bot.core.plan.scheduler import Scheduler
 from bot.core.plan.service import PlanService
-from bot.core.ports import Storage
+from bot.core.ports import Storage, StorageError
 from bot.core.service import ConversationService
+from bot.ops import http as ops_http
+from bot.ops import probes, trace
+from bot.ops.metrics import Metrics
+from bot.ops.telemetry import Telemetry
 from bot.reports.service import ReportMaker
 from bot.storage import open_storage
 
@@ -53,6 +65,38 @@ RETENTION = timedelta(days=7)
 """Applied update ids and sent replies older than this are forgotten (see the README's Storage)."""
 SCHEDULER_CONCURRENCY = 64
 """Users whose reminders are sent at once; BroadcastLimiter still caps the overall rate."""
+CONFLICTS_TOLERATED = 3
+"""409s in a row a bot that has been polling takes back before it gives up (see above)."""
+
+
+class PollingConflict(Exception):
+    """Telegram refuses our getUpdates: another instance polls, or a webhook is set.
+    The message is the one line the operator reads."""
+
+
+class CannotListen(Exception):
+    """The webhook server's address cannot be bound (in use, or not this machine's)."""
+
+
+WEBHOOK_SET = (
+    "Telegram refuses polling: a webhook is set for this bot token, so another instance is "
+    "probably running in webhook mode. Stop it, or run this one in webhook mode too "
+    "(PSOASBOT_WEBHOOK_URL or --webhook); stopping."
+)
+ANOTHER_POLLER = (
+    "another instance is polling Telegram with this bot token, and only one may. Stop the other "
+    "one (or give this one its own token from @BotFather); stopping."
+)
+
+
+async def conflict_advice(bot: ExtBot[Any], error: Conflict) -> str:
+    """Which of the two conflicts this is: Telegram's wording says so only for a webhook
+    already set, so ask it (a poll cut short by a new setWebhook reads like another poller)."""
+    webhook = "webhook" in str(error).lower()
+    if not webhook:
+        with contextlib.suppress(TelegramError):
+            webhook = bool((await bot.get_webhook_info()).url)
+    return WEBHOOK_SET if webhook else ANOTHER_POLLER
 
 
 @dataclass(frozen=True)
@@ -68,6 +112,8 @@ class TelegramSettings:
     listen: str = "127.0.0.1"
     port: int = 8443
     webhook_secret: str | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
     http_client: str = "aiohttp"
 
     @property
@@ -78,14 +124,15 @@ class TelegramSettings:
         return f"{stem}/file/bot"
 
 
-def build_application(settings: TelegramSettings) -> Application:  # type: ignore[type-arg]
+def build_application(settings: TelegramSettings, telemetry: Telemetry | None = None) -> Application:  # type: ignore[type-arg]
+    # Paces reminders and check-ins only; our own retry policy lives in delivery.py.
+    limiter = BroadcastLimiter(settings.broadcast_per_second)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
         .updater(None)
         .concurrent_updates(PerChatUpdateProcessor(256))
-        # Paces reminders and check-ins only; our own retry policy lives in delivery.py.
-        .rate_limiter(BroadcastLimiter(settings.broadcast_per_second))
+        .rate_limiter(ObservedLimiter(limiter, telemetry) if telemetry else limiter)
     )
     builder = use_http_client(
         builder,
@@ -103,15 +150,38 @@ def build_application(settings: TelegramSettings) -> Application:  # type: ignor
     return builder.build()
 
 
-async def process(application: Application, update: Update) -> None:  # type: ignore[type-arg]
-    """Run one update through the handlers, under the per-chat processor."""
-    await application.update_processor.process_update(update, application.process_update(update))
+async def process(
+    application: Application,  # type: ignore[type-arg]
+    update: Update,
+    telemetry: Telemetry | None = None,
+    received: float | None = None,
+) -> None:
+    """Run one update through the handlers, under the per-chat processor; then one log
+    line and the metrics for it. `received`: time.monotonic() when it reached us."""
+    handled = trace.UpdateTrace(update.update_id, update_kind(update), received or time.monotonic())
+    token = trace.CURRENT.set(handled)
+    try:
+        await application.update_processor.process_update(update, application.process_update(update))
+    except Exception:
+        handled.outcome = "error"
+        raise
+    finally:
+        trace.CURRENT.reset(token)
+        if telemetry is not None:
+            telemetry.update_handled(handled)
 
 
-async def poll(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+async def poll(
+    application: Application,  # type: ignore[type-arg]
+    settings: TelegramSettings,
+    stop: asyncio.Event,
+    telemetry: Telemetry | None = None,
+) -> None:
+    """Long-poll until `stop`; raises PollingConflict when another instance has the token."""
     bot = application.bot
     offset: int | None = None
     backoff = 1.0
+    answered = conflicts = 0
     while not stop.is_set():
         fetch = asyncio.ensure_future(
             bot.get_updates(
@@ -131,35 +201,48 @@ async def poll(application: Application, settings: TelegramSettings, stop: async
         stopping.cancel()
         try:
             updates = fetch.result()
-        except RetryAfter as error:
-            await asyncio.sleep(retry_seconds(error.retry_after))
+        except (RetryAfter, Conflict, TimedOut, NetworkError) as error:
+            if telemetry is not None:
+                telemetry.bot_api_error(bot_api_status(error))
+            if isinstance(error, RetryAfter):
+                await asyncio.sleep(retry_seconds(error.retry_after))
+            elif isinstance(error, Conflict):
+                conflicts += 1
+                if answered == 0 or conflicts >= CONFLICTS_TOLERATED:
+                    raise PollingConflict(await conflict_advice(bot, error)) from None
+                log.warning("getUpdates conflict; taking the poll back", extra={"conflicts": conflicts})
+            else:
+                log.warning("getUpdates failed", extra={"error": str(error), "backoff": backoff})
+                await _pause(backoff, stop)
+                backoff = min(backoff * 2, 30)
             continue
-        except Conflict:
-            log.error("another process is polling with this token; retrying", extra={"backoff": backoff})
-            await _pause(backoff, stop)
-            backoff = min(backoff * 2, 30)
-            continue
-        except (TimedOut, NetworkError) as error:
-            log.warning("getUpdates failed", extra={"error": str(error), "backoff": backoff})
-            await _pause(backoff, stop)
-            backoff = min(backoff * 2, 30)
-            continue
+        received = time.monotonic()
         backoff = 1.0
+        answered += 1
+        conflicts = 0
         if not updates:
             continue
-        await asyncio.gather(*(process(application, update) for update in updates))
+        await asyncio.gather(*(process(application, update, telemetry, received) for update in updates))
         offset = updates[-1].update_id + 1
     if offset is not None:  # tell Telegram the last batch is done, so it is not redelivered
         with contextlib.suppress(Exception):
             await bot.get_updates(offset=offset, timeout=0)
 
 
-async def serve_webhook(application: Application, settings: TelegramSettings, stop: asyncio.Event) -> None:  # type: ignore[type-arg]
+async def serve_webhook(
+    application: Application,  # type: ignore[type-arg]
+    settings: TelegramSettings,
+    stop: asyncio.Event,
+    ops: ops_http.OpsEndpoints | None = None,
+    telemetry: Telemetry | None = None,
+) -> None:
+    """The webhook, and the ops endpoints beside it (GET /healthz, /readyz, /metrics)."""
     assert settings.webhook_url is not None and settings.webhook_secret is not None
     secret = settings.webhook_secret
     path = urlsplit(settings.webhook_url).path or "/"
 
     async def receive(request: web.Request) -> web.Response:
+        received = time.monotonic()
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             log.warning("webhook request with a wrong secret refused", extra={"remote": request.remote})
@@ -171,15 +254,23 @@ async def serve_webhook(application: Application, settings: TelegramSettings, st
             return web.Response(status=400, text="bad update")
         if update is None:
             return web.Response(status=400, text="bad update")
-        await process(application, update)
+        await process(application, update, telemetry, received)
         return web.Response(status=200, text="ok")
 
     app = web.Application(client_max_size=1024 * 1024)
     app.router.add_post(path, receive)
+    if ops is not None:
+        ops.add_routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.listen, settings.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise CannotListen(
+            f"cannot listen for the webhook on {settings.listen}:{settings.port}: {error.strerror or error}"
+        ) from None
     try:
         await with_retries(
             lambda: application.bot.set_webhook(
@@ -187,6 +278,8 @@ async def serve_webhook(application: Application, settings: TelegramSettings, st
             ),
             "setWebhook",
         )
+        if ops is not None:
+            ops.state = "serving"
         log.info("webhook listening", extra={"listen": settings.listen, "port": settings.port, "path": path})
         await stop.wait()
     finally:
@@ -207,11 +300,13 @@ async def run_telegram(core: Core, database: str | Path, settings: TelegramSetti
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    application = build_application(settings)
-    clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+    clock: Clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
+    metrics = Metrics()
+    telemetry = Telemetry(metrics, clock)
+    application = build_application(settings, telemetry)
     storage = await open_storage(database)
     try:
-        return await _run(application, core, storage, settings, clock, stop)
+        return await _run(application, core, storage, settings, clock, stop, metrics, telemetry)
     finally:
         await storage.close()
 
@@ -221,62 +316,94 @@ async def _run(
     core: Core,
     storage: Storage,
     settings: TelegramSettings,
-    clock: FileClock | SystemClock,
+    clock: Clock,
     stop: asyncio.Event,
+    metrics: Metrics,
+    telemetry: Telemetry,
 ) -> int:
-    plan = PlanService(core.content, storage, core.plan_rules, clock)
-    effects = PlanEffects(core.content, clock)
-    service = ConversationService(core.engine, storage, effects=effects.apply, clock=clock)
-    scheduler = Scheduler(core.content, storage, clock)
-    deliverer = Deliverer(application.bot, storage, lease_seconds=settings.outbox_lease_seconds)
-    reports = ReportMaker(core.content, storage, clock, core.plan_rules)
-    front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
-    application.add_handlers(front.handlers())
-    application.add_error_handler(_log_error)
-    try:
-        await application.initialize()
-    except InvalidToken:
-        log.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
-        return 1
-    try:
-        await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
-        # Strict: a database that cannot even lease the replies still owed (a full disk) stops
-        # the bot here with one line and exit status 1, rather than running half-able.
-        resent = await deliverer.flush_all(strict=True)
-        # What start-up built (content, flows, compiled patterns, libraries) lives as long as the
-        # process: move it out of the garbage collector's reach, so a full collection walks only
-        # what updates create (measured: 30-150 ms pauses otherwise, every few seconds under load).
-        gc.collect()
-        gc.freeze()
-        await application.start()
-        log.info(
-            "bot started",
-            extra={
-                "mode": "webhook" if settings.webhook_url else "polling",
-                "resent_users": resent,
-                "http": settings.http_client,
-            },
+    async with contextlib.AsyncExitStack() as servers:
+        metrics.read_backlog_with(lambda: probes.outbox_backlog(storage))
+        ops = ops_http.OpsEndpoints(metrics, lambda: probes.not_ready_reason(storage))
+        if settings.metrics_port is not None:
+            try:
+                ops_server = await ops_http.serve(ops, settings.metrics_host, settings.metrics_port)
+            except OSError as error:
+                log.error(
+                    f"cannot serve /healthz, /readyz and /metrics on "
+                    f"{settings.metrics_host}:{settings.metrics_port}: {error.strerror or error}"
+                )
+                return 1
+            servers.push_async_callback(ops_server.cleanup)
+        plan = PlanService(core.content, storage, core.plan_rules, clock)
+        effects = PlanEffects(core.content, clock)
+        service = ConversationService(core.engine, storage, effects=effects.apply, clock=clock)
+        scheduler = Scheduler(core.content, storage, clock, on_due=telemetry.reminder_due)
+        deliverer = Deliverer(
+            application.bot, storage, lease_seconds=settings.outbox_lease_seconds, observer=telemetry
         )
-        ticking = asyncio.ensure_future(
-            run_scheduler(
-                scheduler, deliverer, settings.tick_seconds, stop, chunk=int(settings.broadcast_per_second)
-            )
-        )
+        reports = ReportMaker(core.content, storage, clock, core.plan_rules)
+        front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
+        application.add_handlers(front.handlers())
+        application.add_error_handler(_log_error)
         try:
-            if settings.webhook_url:
-                await serve_webhook(application, settings, stop)
-            else:
-                await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
-                await poll(application, settings, stop)
+            await application.initialize()
+        except InvalidToken:
+            log.error("Telegram rejected the bot token; check TELEGRAM_BOT_TOKEN")
+            return 1
+        status = 0
+        try:
+            await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
+            # Strict: a database that cannot even lease the replies still owed (a full disk) stops
+            # the bot here with one line and exit status 1, rather than running half-able.
+            resent = await deliverer.flush_all(strict=True)
+            # What start-up built (content, flows, compiled patterns, libraries) lives as long as
+            # the process: move it out of the garbage collector's reach, so a full collection walks
+            # only what updates create (30-150 ms pauses otherwise, every few seconds under load).
+            gc.collect()
+            gc.freeze()
+            await application.start()
+            log.info(
+                "bot started",
+                extra={
+                    "mode": "webhook" if settings.webhook_url else "polling",
+                    "resent_users": resent,
+                    "http": settings.http_client,
+                },
+            )
+            ticking = asyncio.ensure_future(
+                run_scheduler(
+                    scheduler,
+                    deliverer,
+                    settings.tick_seconds,
+                    stop,
+                    chunk=int(settings.broadcast_per_second),
+                    telemetry=telemetry,
+                )
+            )
+            try:
+                if settings.webhook_url:
+                    await serve_webhook(application, settings, stop, ops, telemetry)
+                else:
+                    await with_retries(lambda: application.bot.delete_webhook(), "deleteWebhook")
+                    ops.state = "serving"
+                    await poll(application, settings, stop, telemetry)
+            except PollingConflict as conflict:
+                log.error(str(conflict))
+                status = 1
+            except CannotListen as error:
+                log.error(str(error))
+                status = 1
+            finally:
+                ops.state = "stopping"
+                stop.set()
+                await ticking
         finally:
-            stop.set()
-            await ticking
-    finally:
-        if application.running:
-            await application.stop()
-        await application.shutdown()
+            ops.state = "stopping"
+            if application.running:
+                await application.stop()
+            await application.shutdown()
     log.info("bot stopped")
-    return 0
+    return status
 
 
 async def run_scheduler(
@@ -285,6 +412,7 @@ async def run_scheduler(
     tick_seconds: float,
     stop: asyncio.Event,
     chunk: int = 30,
+    telemetry: Telemetry | None = None,
 ) -> None:
     """Every tick: claim due reminders into the outbox, send them, and sweep any
     outbox rows left behind (by a crash, or by another process whose lease ran out).
@@ -317,11 +445,14 @@ async def run_scheduler(
             # quarter of the bot's CPU at 1,000 reminders/s.
             pending.discard(task)
             room.set()
-            if not task.cancelled() and task.exception() is not None:
-                log.error("sending due reminders failed", exc_info=task.exception())
+            error = None if task.cancelled() else task.exception()
+            if error is not None:
+                if telemetry is not None and isinstance(error, StorageError):
+                    telemetry.storage_error()
+                log.error("sending due reminders failed", exc_info=error)
 
         try:
-            if time.monotonic() >= next_prune:  # hourly: see bot/storage/retention.py
+            if time.monotonic() >= next_prune:  # hourly: see bot/storage/sqlite/retention.py
                 next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 # Real time, not the plan's clock: the rows are stamped with real time.
                 deleted = await scheduler.storage.prune(datetime.now(UTC), RETENTION)
@@ -340,7 +471,9 @@ async def run_scheduler(
                         break  # what is claimed is in the outbox: the next start sends it
             await asyncio.gather(*pending, return_exceptions=True)  # failures are logged by `sent`
             await deliverer.flush_all()
-        except Exception:
+        except Exception as error:
+            if telemetry is not None and isinstance(error, StorageError):
+                telemetry.storage_error()
             log.exception("scheduler tick failed; trying again next tick")
             await asyncio.gather(*pending, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
@@ -349,6 +482,7 @@ async def run_scheduler(
 
 async def _log_error(update: object, context: object) -> None:
     error = getattr(context, "error", None)
+    trace.note_outcome("error")
     log.error(
         "error while handling an update",
         exc_info=(type(error), error, error.__traceback__) if isinstance(error, BaseException) else None,

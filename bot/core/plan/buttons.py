@@ -14,6 +14,9 @@ touch the database. All fit Telegram's 64 bytes:
   m:<reminder>:<action>        /reminders: p pause, r resume, x delete, t change time,
                                d change days (reminder 0: q quiet hours, e end the plan)
   g:<checkin>:<action>         the next step offered after improvement: u take it, s stay
+  u:<session>:<action><i>      a guided session, at exercise i: n next, k skip, h this hurts,
+                               t time the hold, x stop for now; c carry on, s start (session 0:
+                               a new session the person starts from /routine)
 """
 
 from __future__ import annotations
@@ -22,18 +25,27 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-_PATTERN: Final = re.compile(r"^([rhcmg]):(\d{1,12}):([a-z]{1,2})(\d{0,2})$")
+_PATTERN: Final = re.compile(r"^([rhcmgu]):(\d{1,12}):([a-z]{1,2})(\d{0,2})$")
 
 ACTIONS: Final[dict[str, frozenset[str]]] = {
-    "r": frozenset({"d", "z", "s", "h", "v"}),
+    "r": frozenset({"d", "z", "s", "h", "v", "g"}),
     "h": frozenset({"e", "a", "p", "sy", "sn"}),
     "c": frozenset({"n", "w", "sy", "sn", "fy", "fn", "fu", "t", "k"}),
     "m": frozenset({"p", "r", "x", "t", "d", "q", "e"}),
     "g": frozenset({"u", "s"}),
+    "u": frozenset({"s", "n", "k", "h", "t", "x", "c"}),
 }
 """The actions each area offers."""
 _WITH_VALUE: Final[frozenset[tuple[str, str]]] = frozenset(
-    {("h", "e"), ("h", "a"), ("h", "p"), ("c", "n"), ("c", "w"), ("c", "t")}
+    {
+        ("h", "e"),
+        ("h", "a"),
+        ("h", "p"),
+        ("c", "n"),
+        ("c", "w"),
+        ("c", "t"),
+        *(("u", action) for action in "nkhtx"),  # a guided session's buttons name the exercise's place
+    }
 )
 """Actions that carry a number (an index or a 0-10 score); the others carry none."""
 

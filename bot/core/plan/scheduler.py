@@ -18,7 +18,7 @@ what a card shows is rendered from the current plan.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from datetime import datetime
 from functools import partial
 
@@ -38,10 +38,19 @@ REPEATING = ("session", "weekly_checkin")
 
 
 class Scheduler:
-    def __init__(self, content: Content, storage: Storage, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        content: Content,
+        storage: Storage,
+        clock: Clock | None = None,
+        on_due: Callable[[str, float, bool], None] | None = None,
+    ) -> None:
         self.content = content
         self.storage = storage
         self.clock = clock or SystemClock()
+        self.on_due = on_due
+        """Told of each reminder found due, once its chunk is committed: its kind, seconds
+        late, and whether it was too late to send (the operator's metrics)."""
         self.config = content.plan
         self.screens = PlanScreens(content)
         self._cards: dict[tuple[str, int, frozenset[str]], Reply] = {}
@@ -64,20 +73,30 @@ class Scheduler:
         """
         now = self.clock.now()
         while True:
-            touched, claimed = await self.storage.write(partial(self._claim_chunk, now=now, limit=limit))
+            touched, claimed, due = await self.storage.write(partial(self._claim_chunk, now=now, limit=limit))
+            if self.on_due is not None:
+                for kind, late, missed in due:
+                    self.on_due(kind, late, missed)
             if touched:
                 yield touched
             if claimed < limit:
                 return
 
-    def _claim_chunk(self, tx: Tx, *, now: datetime, limit: int) -> tuple[list[tuple[int, str]], int]:
-        """One chunk: its (user id, chat id) pairs to flush and how many due reminders it took."""
+    def _claim_chunk(
+        self, tx: Tx, *, now: datetime, limit: int
+    ) -> tuple[list[tuple[int, str]], int, list[tuple[str, float, bool]]]:
+        """One chunk: its (user id, chat id) pairs to flush, how many due reminders it took,
+        and (kind, seconds late, missed) of each reminder of a reachable person."""
         touched: dict[int, str] = {}
+        due: list[tuple[str, float, bool]] = []
         batch = tx.reminders.due(now, limit)
         for item in batch:
+            if item.active and item.reminder.due_at is not None:
+                late = now - item.reminder.due_at
+                due.append((item.reminder.kind, late.total_seconds(), late > self.config.missed_grace))
             if self._fire(tx, item, now):
                 touched[item.reminder.user_id] = item.external_id
-        return list(touched.items()), len(batch)
+        return list(touched.items()), len(batch), due
 
     def _fire(self, tx: Tx, item: DueReminder, now: datetime) -> bool:
         reminder = item.reminder
@@ -109,6 +128,8 @@ class Scheduler:
             )
             return False
         batch = Batch()
+        # Which reminder, and when it was due: the operator's log line and lateness metric.
+        sent = {"reminder": reminder.id, "reminder_kind": reminder.kind, "due_at": occurrence.isoformat()}
         if reminder.kind == "session":
             session_id = tx.sessions.add(user_id, reminder.id, occurrence, plan.routine)
             if session_id is None:
@@ -116,7 +137,7 @@ class Scheduler:
             card = self._card(plan, session_id)
             if card is None:
                 return False
-            batch.say(card, standalone=True, proactive=True)
+            batch.say(card, standalone=True, proactive=True, **sent)
         elif reminder.kind == "snooze":
             if reminder.ref_session is None:
                 return False
@@ -127,23 +148,15 @@ class Scheduler:
             card = self._card(plan, reminder.ref_session)
             if card is None:
                 return False
-            batch.say(card, standalone=True, proactive=True)
+            batch.say(card, standalone=True, proactive=True, **sent)
         else:
             kind = "weekly" if reminder.kind == "weekly_checkin" else "day_after"
             checkin_id = tx.checkins.add(user_id, reminder.id, kind, occurrence)
             if checkin_id is None:
                 return False
-            batch.say(self.screens.checkin_pain_now(checkin_id, kind), standalone=True, proactive=True)
+            question = self.screens.checkin_pain_now(checkin_id, kind)
+            batch.say(question, standalone=True, proactive=True, checkin=checkin_id, **sent)
         batch.write(tx, user_id)
-        log.info(
-            "proactive message queued",
-            extra={
-                "reminder": reminder.id,
-                "kind": reminder.kind,
-                "user": user_id,
-                "late_s": round(late.total_seconds(), 3),
-            },
-        )
         return True
 
     def _card(self, plan: Plan, session_id: int) -> Reply | None:

@@ -11,11 +11,11 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.core.answers import AREAS
-from bot.core.content import Content
+from bot.core.content import Content, Exercise
 from bot.core.plan.buttons import PlanButton
 from bot.core.plan.model import Plan, PlanState
 from bot.core.presenter import Presenter
-from bot.core.records import Reminder
+from bot.core.records import Guide, Reminder
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.routines import PersonalRoutine
 
@@ -50,6 +50,7 @@ class PlanScreens:
     def _session_buttons(self, session_id: int) -> tuple[tuple[Button, ...], ...]:
         m = self.messages
         return (
+            (_button("r", session_id, "g", None, m.text("plan.button.start")),),
             (
                 _button("r", session_id, "d", None, m.text("plan.button.done")),
                 _button(
@@ -203,6 +204,58 @@ class PlanScreens:
             footer_rows.append((_button("m", 0, "e", None, m.text("plan.button.end_plan")),))
         replies.append(Reply(ReplyKind.QUESTION, m.text("plan.reminders_footer"), buttons=tuple(footer_rows)))
         return replies
+
+    # ------------------------------------------------------------ a guided session
+
+    def guided_step(self, session_id: int, guide: Guide, exercise: Exercise) -> Reply:
+        """One exercise of a guided session: its picture, dose, steps, what to feel, and the way on."""
+        m = self.messages
+        place, total = guide.position, len(guide.exercises)
+        rows: list[tuple[Button, ...]] = []
+        hold = exercise.dose.hold_seconds
+        if hold:
+            rows.append((_button("u", session_id, "t", place, m.plural("guide.button.time", hold)),))
+        onward = "guide.button.finish" if place + 1 == total else "guide.button.next"
+        rows.append(
+            (
+                _button("u", session_id, "n", place, m.text(onward)),
+                _button("u", session_id, "k", place, m.text("guide.button.skip")),
+            )
+        )
+        rows.append(
+            (
+                _button("u", session_id, "h", place, m.text("guide.button.hurts")),
+                _button("u", session_id, "x", place, m.text("guide.button.stop")),
+            )
+        )
+        title = m.text("guide.step_heading", number=place + 1, total=total, name=self.present.name(exercise))
+        return Reply(
+            ReplyKind.QUESTION,
+            self.present.how_to(exercise),
+            title=title,
+            buttons=tuple(rows),
+            image=exercise.id,
+        )
+
+    def guided_timer(self, seconds: int) -> Reply:
+        """A hold to count down: fronts that can edit a message update it as the seconds pass."""
+        return Reply(ReplyKind.INFO, self.messages.plural("guide.timer.start", seconds), timer=seconds)
+
+    def guided_finished(self, skipped: Sequence[str]) -> Reply:
+        m = self.messages
+        text = m.text("guide.finished")
+        if skipped:
+            names = ", ".join(m.text(f"exercise.{exercise_id}.name") for exercise_id in skipped)
+            text = f"{text}\n\n{m.text('guide.skipped', names=names)}"
+        return Reply(ReplyKind.QUESTION, text)
+
+    def guided_stopped(self, session_id: int) -> Reply:
+        m = self.messages
+        return Reply(
+            ReplyKind.QUESTION,
+            m.text("guide.stopped"),
+            buttons=((_button("u", session_id, "c", None, m.text("guide.button.carry_on")),),),
+        )
 
     def review_button(self) -> Button:
         """ "I've been checked": restarts a paused plan after asking (the front starts the question)."""

@@ -45,7 +45,7 @@ from bot.core.plan.rules import (
 from bot.core.plan.screens import FLAG_GROUPS, PlanScreens
 from bot.core.ports import Storage, Tx
 from bot.core.presenter import Presenter
-from bot.core.records import Checkin
+from bot.core.records import Checkin, Guide
 from bot.core.replies import Reply, ReplyKind, reply_to_dict
 from bot.core.routines import match_routine, plan_routine
 from bot.core.triage import triage
@@ -126,6 +126,8 @@ class PlanService:
             handled = self._hurt_button(tx, user_id, plan, button, batch, edit, now)
         elif button.area == "g":
             handled = self._next_step_button(tx, user_id, plan, button, batch, edit, now)
+        elif button.area == "u":
+            handled = self._guide_button(tx, user_id, plan, button, batch, now)
         else:
             handled = self._checkin_button(tx, user_id, plan, button, batch, edit, now)
         batch.write(tx, user_id)
@@ -160,11 +162,14 @@ class PlanService:
             if routine is None:
                 batch.say(self.present.info("plan.steps_unavailable"), standalone=True)
             else:
-                batch.say(self.present.steps(routine), standalone=True)
+                for reply in self.present.steps(routine):
+                    batch.say(reply, standalone=True)
             return PlanHandled(user_id)
         if session.outcome != "sent":
             batch.say(self.present.info("plan.already_noted"))
             return PlanHandled(user_id)
+        if button.action == "g":
+            return self._start_guide(tx, user_id, plan, session.id, batch, now)
         if button.action == "d":
             tx.sessions.update(session.id, outcome="done")
             self._schedule_day_after(tx, user_id, now)
@@ -198,6 +203,74 @@ class PlanService:
             if start is not None and end is not None:
                 return QuietHours(start, end)
         return self.config.quiet_hours
+
+    # ------------------------------------------------------------ a guided session
+
+    def _start_guide(
+        self, tx: Tx, user_id: int, plan: Plan | None, session_id: int | None, batch: Batch, now: datetime
+    ) -> PlanHandled:
+        """Walk through the plan's routine one exercise at a time, from the first."""
+        routine = (
+            plan_routine(plan, self.content) if plan is not None and plan.state.sends_reminders else None
+        )
+        if plan is None or routine is None or not routine.exercises:
+            batch.say(self.present.info("plan.steps_unavailable"), standalone=True)
+            return PlanHandled(user_id)
+        if session_id is None:  # started from /routine: a session of its own, with no reminder
+            session_id = tx.sessions.add(user_id, None, now, plan.routine)
+            assert session_id is not None  # no reminder, so nothing to collide with
+        guide = Guide(tuple(exercise.id for exercise in routine.exercises), 0, (), now)
+        tx.sessions.update(session_id, guide=guide)
+        self._show_step(session_id, guide, batch)
+        return PlanHandled(user_id)
+
+    def _show_step(self, session_id: int, guide: Guide, batch: Batch) -> None:
+        current = guide.current
+        assert current is not None
+        exercise = self.content.exercises[current]
+        batch.say(self.screens.guided_step(session_id, guide, exercise), standalone=True)
+
+    def _guide_button(
+        self, tx: Tx, user_id: int, plan: Plan | None, button: PlanButton, batch: Batch, now: datetime
+    ) -> PlanHandled:
+        if button.action == "s":
+            if button.ref != 0:
+                return PlanHandled(user_id, rejected="a guided session starts from session 0 only")
+            return self._start_guide(tx, user_id, plan, None, batch, now)
+        session = tx.sessions.get(user_id, button.ref)
+        if session is None or session.guide is None:
+            return PlanHandled(user_id, rejected="no guided session")
+        guide = session.guide
+        if session.outcome != "sent" or (button.value is not None and button.value != guide.position):
+            batch.say(self.present.info("plan.already_noted"), standalone=True)  # an older step's button
+            return PlanHandled(user_id)
+        if now - guide.started_at > self.config.session_resume or not (plan and plan.state.sends_reminders):
+            batch.say(self.present.info("guide.expired"), standalone=True)
+            return PlanHandled(user_id)
+        current = guide.current
+        assert current is not None
+        if button.action == "c":
+            self._show_step(session.id, guide, batch)
+        elif button.action == "t":
+            hold = self.content.exercises[current].dose.hold_seconds
+            if hold:
+                batch.say(self.screens.guided_timer(hold), standalone=True)
+        elif button.action == "x":
+            batch.say(self.screens.guided_stopped(session.id), standalone=True)
+        elif button.action == "h":
+            tx.sessions.update(session.id, outcome="hurt", hurt_exercise=current)
+            batch.say(self.screens.hurt_where(session.id), standalone=True)
+        else:  # next, or skip
+            skipped = (*guide.skipped, current) if button.action == "k" else guide.skipped
+            moved = Guide(guide.exercises, guide.position + 1, skipped, guide.started_at)
+            tx.sessions.update(session.id, guide=moved)
+            if moved.current is not None:
+                self._show_step(session.id, moved, batch)
+            else:
+                tx.sessions.update(session.id, outcome="done")
+                self._schedule_day_after(tx, user_id, now)
+                batch.say(self.screens.guided_finished(moved.skipped), standalone=True)
+        return PlanHandled(user_id)
 
     # ------------------------------------------------------------ it hurt
 

@@ -34,6 +34,7 @@ import aiosqlite
 
 from bot.core.ports import StorageError, Tx
 from bot.storage.sqlite import retention
+from bot.storage.sqlite.backup import backup_sqlite
 from bot.storage.sqlite.migrations import MIGRATIONS
 from bot.storage.sqlite.stores import SqliteTx
 
@@ -188,9 +189,11 @@ class SqliteStorage:
         try:
             version = await self.schema_version()
         except sqlite3.Error as error:
-            raise StorageError(f"the database cannot be read: {error}") from error
+            raise StorageError(f"the database failed: {error}") from error
         if version != len(MIGRATIONS):
-            raise StorageError(f"schema version {version}, expected {len(MIGRATIONS)}")
+            raise StorageError(
+                f"the database schema is at version {version}, this program needs version {len(MIGRATIONS)}"
+            )
 
     async def prune(self, now: datetime, keep: timedelta) -> dict[str, int]:
         """See bot/storage/sqlite/retention.py: a binary search for the cut-off, then short
@@ -229,24 +232,7 @@ class SqliteStorage:
 
     async def backup(self, target: Path) -> None:
         """SQLite's online backup API: a consistent copy while the bot keeps writing."""
-        if target.exists():
-            raise StorageError(f"{target} exists already; choose a new file")
-        target.parent.mkdir(parents=True, exist_ok=True)
-
-        def copy(raw: sqlite3.Connection) -> None:
-            destination = sqlite3.connect(target)
-            try:
-                raw.backup(destination)
-            finally:
-                destination.close()
-
-        async with self._lock:
-            try:
-                await on_worker(self.connection, copy)
-            except sqlite3.Error as error:
-                with contextlib.suppress(OSError):
-                    target.unlink()
-                raise StorageError(f"the backup failed: {error}") from error
+        await asyncio.to_thread(backup_sqlite, self.path, target)
 
     async def _migrate(self, connection: aiosqlite.Connection) -> None:
         for version, statements in enumerate(MIGRATIONS, start=1):

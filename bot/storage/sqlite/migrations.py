@@ -260,4 +260,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             (SELECT user_id FROM plans WHERE state = 'paused')
         """,
     ),
+    # 5: guided sessions (their progress as JSON on the session they belong to), and the
+    # transport's ids of pictures already uploaded (each picture goes up once).
+    (
+        "ALTER TABLE sessions ADD COLUMN guide TEXT",
+        """
+        CREATE TABLE media (
+            channel TEXT NOT NULL,
+            key TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (channel, key)
+        ) WITHOUT ROWID
+        """,
+    ),
 )

@@ -21,6 +21,7 @@ from bot.core.records import (
     Assessment,
     Checkin,
     DueReminder,
+    Guide,
     Lease,
     OutboxItem,
     Reminder,
@@ -662,13 +663,13 @@ class Reminders(_Store):
 
 _SESSION_COLUMNS = (
     "id, user_id, occurrence, routine, outcome, hurt_exercise, hurt_area, hurt_pain, hurt_settled, "
-    "settled_next_morning"
+    "settled_next_morning, guide"
 )
 _BOOL_FIELDS = frozenset({"hurt_settled", "settled_next_morning", "settled"})
 
 
 def _session(row: Any) -> Session:
-    sid, user_id, at, routine, outcome, exercise, area, pain, settled, morning = row
+    sid, user_id, at, routine, outcome, exercise, area, pain, settled, morning, guide = row
     return Session(
         id=int(sid),
         user_id=int(user_id),
@@ -680,6 +681,7 @@ def _session(row: Any) -> Session:
         hurt_pain=None if pain is None else int(pain),
         hurt_settled=_optional_bool(settled),
         settled_next_morning=_optional_bool(morning),
+        guide=Guide.from_json(json.loads(guide)) if guide else None,
     )
 
 
@@ -691,6 +693,8 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
             value = int(bool(value))
         elif name == "new_flags" and value is not None:
             value = json.dumps(list(value))
+        elif name == "guide" and value is not None:
+            value = json.dumps(value.to_json())
         elif isinstance(value, datetime):
             value = iso(value)
         stored[name] = value
@@ -699,7 +703,12 @@ def _stored(fields: dict[str, Any]) -> dict[str, Any]:
 
 class Sessions(_Store):
     def add(
-        self, user_id: int, reminder_id: int, occurrence: datetime, routine: str | None, outcome: str = "sent"
+        self,
+        user_id: int,
+        reminder_id: int | None,
+        occurrence: datetime,
+        routine: str | None,
+        outcome: str = "sent",
     ) -> int | None:
         stamp = self.stamp
         cursor = self.raw.execute(
@@ -795,6 +804,24 @@ class Checkins(_Store):
         ]
 
 
+class Media(_Store):
+    def file_id(self, channel: str, key: str) -> str | None:
+        row = self.raw.execute(
+            "SELECT file_id FROM media WHERE channel = ? AND key = ?", (channel, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember(self, channel: str, key: str, file_id: str) -> None:
+        self.raw.execute(
+            "INSERT INTO media (channel, key, file_id, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (channel, key) DO UPDATE SET file_id = excluded.file_id, created_at = excluded.created_at",
+            (channel, key, file_id, self.stamp),
+        )
+
+    def forget(self, channel: str, key: str) -> None:
+        self.raw.execute("DELETE FROM media WHERE channel = ? AND key = ?", (channel, key))
+
+
 class SqliteTx:
     """The stores of one transaction on one sqlite3 connection.
 
@@ -813,6 +840,7 @@ class SqliteTx:
         self.reminders = Reminders(self)
         self.sessions = Sessions(self)
         self.checkins = Checkins(self)
+        self.media = Media(self)
 
     def begin(self) -> SqliteTx:
         self.stamp = now_text()
