@@ -1,10 +1,11 @@
-"""The `psoasbot` command: chat, assess, validate, graph, run, backup."""
+"""The `psoasbot` command: chat, assess, validate, graph, render-pictures, run, backup."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", help="whose conversation to use (default: your login name)")
-    chat.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+    chat.add_argument(
+        "--db", help="database file or postgresql:// URL (default: $PSOASBOT_DB or ./data/psoasbot.db)"
+    )
 
     assess = commands.add_parser("assess", help="triage one JSON answer set from stdin or --file")
     assess.add_argument("--file", type=Path, help="read the JSON from this file instead of stdin")
@@ -33,8 +36,13 @@ def _parser() -> argparse.ArgumentParser:
     graph = commands.add_parser("graph", help="write the flow as a Mermaid diagram")
     graph.add_argument("--output", type=Path, help="file to write (default: standard output)")
 
+    pictures = commands.add_parser("render-pictures", help="draw every exercise's picture as a PNG file")
+    pictures.add_argument(
+        "--output", type=Path, default=Path("pictures"), help="folder to write into (default: ./pictures)"
+    )
+
     run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
-    run.add_argument("--db", type=Path, help="database file")
+    run.add_argument("--db", help="database file or postgresql:// URL")
     run.add_argument(
         "--webhook",
         metavar="URL",
@@ -51,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "backup", help="copy the SQLite database to PATH, consistently, even while the bot runs"
     )
     backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
-    backup.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+    backup.add_argument("--db", help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     return parser
 
@@ -66,7 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "backup":  # needs no content: it must work even when content is broken
         return _backup(args, settings)
     logs.configure(
-        "WARNING" if args.command in ("chat", "assess", "validate", "graph", "run") else settings.log_level
+        "WARNING"
+        if args.command in ("chat", "assess", "validate", "graph", "render-pictures", "run")
+        else settings.log_level
     )
     try:
         telegram = args.command == "run" and bool(settings.telegram_token)
@@ -124,7 +134,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         else:
             sys.stdout.write(diagram)
         return EXIT_OK
-    database = args.db or settings.database_path
+    if args.command == "render-pictures":
+        return _render_pictures(core, args.output)
+    database = args.db or settings.database
     if args.command == "run" and settings.telegram_token:
         return _run_telegram(args, settings, core, database)
     if args.command == "run" and (args.webhook or settings.webhook_url):
@@ -133,13 +145,34 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+    return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.db_pool_size))
+
+
+def _render_pictures(core: Core, output: Path) -> int:
+    """Write <exercise_id>.png for every exercise, to look at them or ship them."""
+    from bot.illustrations import Illustrations
+
+    illustrations = Illustrations(core.content.root)
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for exercise_id in core.content.exercises:
+            started = time.perf_counter()
+            picture = illustrations.png(exercise_id)
+            seconds = time.perf_counter() - started
+            path = output / f"{exercise_id}.png"
+            path.write_bytes(picture)
+            width, height = int.from_bytes(picture[16:20], "big"), int.from_bytes(picture[20:24], "big")
+            print(f"{path}  {width} x {height}  {len(picture) // 1024} KB  drawn in {seconds:.2f} s")
+    except OSError as error:
+        print(f"psoasbot render-pictures: cannot write to {output}: {error.strerror}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage import backup
 
-    source = args.db or settings.database_path
+    source = args.db or settings.database
     try:
         size = backup(source, args.path, force=args.force)
     except StorageError as error:
@@ -149,7 +182,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: Path) -> int:
+def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: str) -> int:
     from bot.adapters.telegram.runner import TelegramSettings, run_telegram
 
     # Flags win over the environment, so .env can hold the webhook settings for `make run`.
@@ -177,17 +210,19 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         outbox_lease_seconds=settings.outbox_lease_seconds,
         broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
+        db_pool_size=settings.db_pool_size,
+        db_pool_timeout=settings.db_pool_timeout,
         http_client=settings.http_client,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str | Path, user: str | None) -> int:
+async def _chat(core: Core, database: str, user: str | None, pool_size: int) -> int:
     from bot.adapters.terminal import TerminalChat
     from bot.core.service import ConversationService
     from bot.storage import open_storage
 
-    storage = await open_storage(database)
+    storage = await open_storage(database, pool_size=pool_size)
     try:
         chat = TerminalChat(ConversationService(core.engine, storage), user)
         return await chat.run(sys.stdin, sys.stdout)

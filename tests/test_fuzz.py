@@ -471,7 +471,13 @@ class UserModel:
         return [data for data, item in self.seen.items() if item is not None and item[0] < self.step]
 
     def live_buttons(self) -> list[str]:
-        return [button.data for reply in self.last_replies for button in reply.all_buttons]
+        """Conversation buttons of the last replies; plan buttons go through `press_plan_button`."""
+        return [
+            button.data
+            for reply in self.last_replies
+            for button in reply.all_buttons
+            if not is_plan_button(button.data)
+        ]
 
     def question(self) -> Reply | None:
         questions = [reply for reply in self.last_replies if reply.kind is ReplyKind.QUESTION]

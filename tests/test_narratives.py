@@ -20,6 +20,7 @@ import json
 import shutil
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,27 +46,50 @@ from tests.narratives import (
 from tests.support import ROOT as REPO
 from tests.support import core
 
-MIN_DEV = 270
-MIN_HOLDOUT = 70
-MIN_PER_CLASS = 10
 VERY_LONG_CHARS = 15_000
+LANGUAGES = tuple(sorted(path.parent.name for path in ROOT.glob("*/dev")))
 
 
-def _stories() -> list[Story]:
+@dataclass(frozen=True)
+class Minimums:
+    """How large and how well spread one language's set must be."""
+
+    dev: int
+    holdout: int
+    per_class_dev: int
+    per_class_holdout: int
+    flag_affirmed: int
+    flag_ruled_out: int
+    very_long: int
+
+
+# English is the reference set; a language added later starts smaller.
+MINIMUMS = {"en": Minimums(270, 70, 10, 3, 3, 3, 3)}
+NEW_LANGUAGE = Minimums(50, 15, 4, 3, 2, 1, 1)
+
+
+def _minimums(language: str) -> Minimums:
+    return MINIMUMS.get(language, NEW_LANGUAGE)
+
+
+def _stories(language: str) -> list[Story]:
     """The stories for parametrising; empty when the files are broken (the schema test says why)."""
     try:
-        return load_stories()
+        return load_stories(language)
     except NarrativeError:
         return []
 
 
-STORIES = _stories()
+STORIES_BY_LANGUAGE = {language: _stories(language) for language in LANGUAGES}
+STORIES = [story for stories in STORIES_BY_LANGUAGE.values() for story in stories]
 
 
-def _split(name: str) -> list[Story]:
-    stories = [story for story in STORIES if story.split == name]
+def _split(language: str, name: str) -> list[Story]:
+    stories = [story for story in STORIES_BY_LANGUAGE[language] if story.split == name]
     if not stories:
-        pytest.fail(f"no {name} stories loaded; see test_story_files_fit_the_schema_with_unique_ids")
+        pytest.fail(
+            f"no {language} {name} stories loaded; see test_story_files_fit_the_schema_with_unique_ids"
+        )
     return stories
 
 
@@ -109,11 +133,12 @@ def report(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 # --------------------------------------------------------------------------- 1. schema
 
 
-def test_story_files_fit_the_schema_with_unique_ids() -> None:
-    dev = load_stories(split="dev")
-    holdout = load_stories(split="holdout")
-    assert len(dev) >= MIN_DEV
-    assert len(holdout) >= MIN_HOLDOUT
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_story_files_fit_the_schema_with_unique_ids(language: str) -> None:
+    dev = load_stories(language, split="dev")
+    holdout = load_stories(language, split="holdout")
+    assert len(dev) >= _minimums(language).dev
+    assert len(holdout) >= _minimums(language).holdout
     assert not {s.id for s in dev} & {s.id for s in holdout}
 
 
@@ -159,29 +184,37 @@ def test_a_broken_story_is_named_by_file_and_id(tmp_path: Path, change: Any, mes
     assert all(("en-dev-ces-001" in p) or ("en-dev-ces-002" in p) for p in problems)
 
 
-def test_the_dev_set_covers_every_red_flag_both_ways() -> None:
-    """Each key a red-flag rule reads is affirmed in 3+ dev stories and ruled out in 3+."""
-    dev = _split("dev")
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_dev_set_covers_every_red_flag_both_ways(language: str) -> None:
+    """Each key a red-flag rule reads is affirmed and ruled out in enough dev stories (3 and 3 in English)."""
+    dev = _split(language, "dev")
+    least = _minimums(language)
     rules = yaml.safe_load((REPO / "content" / "red_flags.yaml").read_text(encoding="utf-8"))["rules"]
     keys = {key for rule in rules for key in _condition_keys(rule["when"])}
     affirmed = Counter(k for s in dev for k, v in s.answers.items() if v is True)
     ruled_out = Counter(k for s in dev for k in s.expect.flags_false)
-    thin = {k: (affirmed[k], ruled_out[k]) for k in sorted(keys) if affirmed[k] < 3 or ruled_out[k] < 3}
-    assert not thin, f"keys with fewer than 3 affirming or 3 ruling-out dev stories: {thin}"
+    thin = {
+        k: (affirmed[k], ruled_out[k])
+        for k in sorted(keys)
+        if affirmed[k] < least.flag_affirmed or ruled_out[k] < least.flag_ruled_out
+    }
+    assert not thin, f"{language}: keys with too few affirming or ruling-out dev stories: {thin}"
 
 
-def test_the_sets_cover_every_class_and_a_realistic_mix() -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_sets_cover_every_class_and_a_realistic_mix(language: str) -> None:
+    least = _minimums(language)
     for split in ("dev", "holdout"):
-        stories = _split(split)
+        stories = _split(language, split)
         per_class = Counter(c for s in stories for c in s.classes)
-        wanted = MIN_PER_CLASS if split == "dev" else 3
-        assert all(per_class[c] >= wanted for c in CLASSES), (split, per_class)
+        wanted = least.per_class_dev if split == "dev" else least.per_class_holdout
+        assert all(per_class[c] >= wanted for c in CLASSES), (language, split, per_class)
         escalations = sum(s.expected_urgency in ESCALATIONS for s in stories) / len(stories)
         routine = sum(s.expected_urgency == "ROUTINE" for s in stories) / len(stories)
-        assert 0.30 <= escalations <= 0.45, (split, escalations)
-        assert 0.15 <= routine <= 0.35, (split, routine)
-    very_long = [s for s in STORIES if len(s.narrative) >= VERY_LONG_CHARS]
-    assert len(very_long) >= 3
+        assert 0.30 <= escalations <= 0.45, (language, split, escalations)
+        assert 0.15 <= routine <= 0.35, (language, split, routine)
+    very_long = [s for s in STORIES_BY_LANGUAGE[language] if len(s.narrative) >= VERY_LONG_CHARS]
+    assert len(very_long) >= least.very_long
 
 
 def _condition_keys(condition: Any) -> Iterator[str]:
@@ -218,9 +251,12 @@ def test_label_is_what_the_rules_give_for_the_recorded_answers(story: Story) -> 
 # --------------------------------------------------------------------------- 3. words alone
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("split", ["dev", "holdout"])
-def test_triage_from_the_words_alone_runs_and_is_reported(split: str, report: list[str]) -> None:
-    stories = _split(split)
+def test_triage_from_the_words_alone_runs_and_is_reported(
+    split: str, language: str, report: list[str]
+) -> None:
+    stories = _split(language, split)
     errors: list[str] = []
 
     def predict(text: str) -> Prediction:
@@ -235,20 +271,21 @@ def test_triage_from_the_words_alone_runs_and_is_reported(split: str, report: li
     overall = scores["all"]
     recall = "-" if overall.recall_pct is None else f"{overall.recall_pct:.1f}%"
     report.append(
-        f"{split.upper()} ({len(stories)} stories): exact {overall.exact_pct:.1f}%, "
+        f"{language} {split.upper()} ({len(stories)} stories): exact {overall.exact_pct:.1f}%, "
         f"under-triage {len(overall.under)}, over-triage {overall.over_pct:.1f}%, "
         f"escalation recall {recall}, unsafe ball advice {len(overall.unsafe_ball)}"
     )
-    report.append(format_scores(f"{split} per class:", scores))
+    report.append(format_scores(f"{language} {split} per class:", scores))
 
 
 # --------------------------------------------------------------------------- 4. findings
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("split", ["dev", "holdout"])
-def test_what_the_reader_finds_is_reported_per_field(split: str, report: list[str]) -> None:
-    stories = _split(split)
+def test_what_the_reader_finds_is_reported_per_field(split: str, language: str, report: list[str]) -> None:
+    stories = _split(language, split)
     lexicon = core().content.lexicon
     agreement = expect_agreement(stories, lambda text: understand(text, lexicon))
     assert all(total > 0 for field, (_, total) in agreement.items() if field != "sex")
-    report.append(format_agreement(f"{split} findings agreement", agreement))
+    report.append(format_agreement(f"{language} {split} findings agreement", agreement))

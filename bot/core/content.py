@@ -25,6 +25,7 @@ from bot.core.plan.rules import CheckinRules, CheckinRulesError, load_checkin_ru
 from bot.core.policy import URGENCIES, Urgency
 from bot.core.rules import FactSpec, Predicate, RuleError, compile_condition
 from bot.core.understanding import Lexicon, LexiconError, load_lexicon
+from bot.illustrations import ILLUSTRATION_MESSAGE_KEYS, illustration_problems
 from bot.reports import REPORT_MESSAGE_KEYS
 
 PARSERS = ("areas", "duration", "age", "pain_score", "yes_no", "timezone", "time", "quiet_hours", "sex")
@@ -392,6 +393,10 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
         plan=plan_config,
     )
     _cross_check(content, files, found)
+    # Every exercise has a valid picture (only its data is checked here; drawing waits
+    # until someone asks for it).
+    for path, key, problem in illustration_problems(root, content.exercises):
+        found.add(path, key, problem)
     if found.problems:
         raise ContentError(found.problems)
     return content
@@ -605,7 +610,8 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
     messages = content.messages
     messages_path = content.root / "messages" / f"{messages.language}.yaml"
     needed: dict[str, str] = {
-        key: "used by the program" for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS)
+        key: "used by the program"
+        for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS, *ILLUSTRATION_MESSAGE_KEYS)
     }
 
     all_tags: set[str] = set()
