@@ -212,6 +212,7 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         clock_file=settings.clock_file,
         db_pool_size=settings.db_pool_size,
         db_pool_timeout=settings.db_pool_timeout,
+        http_client=settings.http_client,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 

@@ -62,6 +62,13 @@ def _number(name: str, default: str, low: float, high: float) -> float:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database: str
@@ -90,6 +97,7 @@ class Settings:
     restarting, or every connection is busy) before it fails as transient."""
     metrics_port: int | None = None
     """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
+    http_client: str = "aiohttp"
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -117,4 +125,5 @@ class Settings:
             metrics_port=_port("PSOASBOT_METRICS_PORT"),
             db_pool_size=int(_number("PSOASBOT_DB_POOL_SIZE", "10", 1, 200)),
             db_pool_timeout=_number("PSOASBOT_DB_POOL_TIMEOUT", "30", 0.1, 600),
+            http_client=_choice("PSOASBOT_HTTP", "aiohttp", ("aiohttp", "httpx")),
         )
