@@ -143,7 +143,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None)))
+    return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.cache_for(database)))
 
 
 def _render_pictures(core: Core, output: Path) -> int:
@@ -208,18 +208,28 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         outbox_lease_seconds=settings.outbox_lease_seconds,
         broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
+        cache_dir=settings.cache_for(database),
     )
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str | Path, user: str | None) -> int:
+async def _chat(core: Core, database: str | Path, user: str | None, cache: Path) -> int:
     from bot.adapters.terminal import TerminalChat
+    from bot.core.clock import SystemClock
     from bot.core.service import ConversationService
+    from bot.illustrations import Illustrations
+    from bot.reports.service import ReportMaker
     from bot.storage import open_storage
 
     storage = await open_storage(database)
     try:
-        chat = TerminalChat(ConversationService(core.engine, storage), user)
+        chat = TerminalChat(
+            ConversationService(core.engine, storage),
+            user,
+            pictures=Illustrations(core.content.root, cache),
+            reports=ReportMaker(core.content, storage, SystemClock(), core.plan_rules),
+            files=cache,
+        )
         return await chat.run(sys.stdin, sys.stdout)
     finally:
         await storage.close()

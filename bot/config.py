@@ -84,6 +84,13 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
     """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
+    cache_dir: Path | None = None
+    """Drawn exercise pictures (and the terminal's summary PDFs); None: `cache` beside the database."""
+
+    def cache_for(self, database: Path) -> Path:
+        """The cache folder for the bot that uses `database`: the setting, or a `cache` folder
+        next to the database file, so one data folder holds everything a deployment keeps."""
+        return self.cache_dir if self.cache_dir is not None else database.parent / "cache"
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -109,4 +116,5 @@ class Settings:
             port=_port("PSOASBOT_PORT"),
             metrics_host=env.get("PSOASBOT_METRICS_HOST") or "127.0.0.1",
             metrics_port=_port("PSOASBOT_METRICS_PORT"),
+            cache_dir=Path(env["PSOASBOT_CACHE_DIR"]) if env.get("PSOASBOT_CACHE_DIR") else None,
         )

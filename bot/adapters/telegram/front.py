@@ -271,18 +271,21 @@ class TelegramFront:
             log.warning("could not send progress chart", extra={"error": type(error).__name__})
 
     async def on_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A few lines on how it is going, then the one-page PDF for a physio or doctor; read-only,
+        so sent directly, not through the outbox."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or self.reports is None:
             return
-        document = await self.reports.summary(CHANNEL, str(user.id))
-        if document is None:
+        summary = await self.reports.summary(CHANNEL, str(user.id))
+        if summary is None:
             await self._say(chat.id, self.messages.text("report.nothing_yet"))
             return
+        await self._say(chat.id, summary.message)
         try:
             await with_retries(
                 lambda: context.bot.send_document(
                     chat.id,
-                    InputFile(document.encode("utf-8"), filename="psoasbot-summary.txt"),
+                    InputFile(summary.pdf, filename=summary.file_name),
                     caption=self.messages.text("report.summary_caption"),
                 ),
                 "sendDocument",
