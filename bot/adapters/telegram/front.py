@@ -196,7 +196,14 @@ class TelegramFront:
         message_id = query.message.message_id if query.message else None
         if self.plan is not None and is_plan_button(data) and update.effective_user is not None:
             try:
-                handled = await self.plan.press(CHANNEL, str(update.effective_user.id), data, message_id)
+                handled = await self.plan.press(
+                    CHANNEL,
+                    str(update.effective_user.id),
+                    data,
+                    message_id,
+                    # Its own key: a conversation the press starts below claims "update:<id>".
+                    inbox_key=f"update:{update.update_id}:plan",
+                )
             except StorageError as error:
                 log.error(
                     "could not store a plan answer", extra={"update": update.update_id, "error": str(error)}
@@ -205,6 +212,11 @@ class TelegramFront:
                 await self._say(chat.id, self.messages.text("bot.storage_error"))
                 return
             trace.note_user(handled.user_id)
+            if handled.duplicate:  # delivered again after a crash: applied once already
+                trace.note_outcome("duplicate")
+                if handled.user_id is not None:
+                    await self.deliverer.flush(handled.user_id, chat.id)
+                return
             if handled.rejected:
                 trace.note_outcome("rejected")
                 log.warning(

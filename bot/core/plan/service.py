@@ -64,6 +64,8 @@ class PlanHandled:
     review: bool = False
     """The person wants to restart a paused plan: the front starts the review question."""
     rejected: str | None = None
+    duplicate: bool = False
+    """The same press delivered again (after a crash): applied once already, nothing done now."""
 
 
 @dataclass
@@ -97,23 +99,48 @@ class PlanService:
 
     # ------------------------------------------------------------ buttons
 
-    async def press(self, channel: str, external_id: str, data: str, message_id: int | None) -> PlanHandled:
+    async def press(
+        self,
+        channel: str,
+        external_id: str,
+        data: str,
+        message_id: int | None,
+        *,
+        inbox_key: str | None = None,
+    ) -> PlanHandled:
+        """One plan button. `inbox_key` (a transport's update id) makes it idempotent, as
+        ConversationService.handle does for everything else: a press delivered twice is
+        applied once."""
         button = PlanButton.decode(data)
         if button is None:
             return PlanHandled(None, rejected="malformed plan button")
         return await self.storage.write(
             partial(
-                self._press, channel=channel, external_id=external_id, button=button, message_id=message_id
+                self._press,
+                channel=channel,
+                external_id=external_id,
+                button=button,
+                message_id=message_id,
+                inbox_key=inbox_key,
             ),
             key=f"{channel}:{external_id}",
         )
 
     def _press(
-        self, tx: Tx, *, channel: str, external_id: str, button: PlanButton, message_id: int | None
+        self,
+        tx: Tx,
+        *,
+        channel: str,
+        external_id: str,
+        button: PlanButton,
+        message_id: int | None,
+        inbox_key: str | None = None,
     ) -> PlanHandled:
         user_id = tx.users.find(channel, external_id)
         if user_id is None:
             return PlanHandled(None, rejected="unknown user")
+        if inbox_key is not None and not tx.inbox.claim(inbox_key, user_id):
+            return PlanHandled(user_id, duplicate=True)
         batch = Batch()
         edit = {"edit_message_id": message_id} if message_id is not None else {}
         now = self.clock.now()
