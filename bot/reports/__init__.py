@@ -41,6 +41,8 @@ REPORT_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "report.chart.x_label",
     "report.chart.y_label",
     "report.flag.at_checkin",
+    "report.flag.at_checkin_item",
+    "report.flag.at_checkin_note",
     "report.flag.in_own_words",
     "report.flag.not_asked",
     "report.hurt.not_settled_next_morning",

@@ -219,6 +219,7 @@ class _Builder:
             for key in checkin.new_flags or ():
                 at_checkin.setdefault(key, checkin.answered_at or checkin.at)
         rows: list[Row] = []
+        later: list[str] = []
         for group in groups:
             for key in self.content.groups.get(group, ()):
                 label = m.text(f"flag_short.{key}") if m.has(f"flag_short.{key}") else m.text(f"flag.{key}")
@@ -227,13 +228,17 @@ class _Builder:
                 elif from_words.get(key) is True:
                     rows.append(Row(label, m.text("report.flag.in_own_words"), True))
                 elif key in at_checkin:
-                    value = m.text("report.flag.at_checkin", date=self._day(at_checkin[key]))
-                    rows.append(Row(label, value, True))
+                    # A short mark in the grid (a long value would break its columns), the date below.
+                    rows.append(Row(label, m.text("report.flag.at_checkin"), True))
+                    later.append(
+                        m.text("report.flag.at_checkin_item", flag=label, date=self._day(at_checkin[key]))
+                    )
                 elif answers.get(key) is False:
                     rows.append(Row(label, m.text("report.no")))
                 else:
                     rows.append(Row(label, m.text("report.flag.not_asked")))
-        return Section(m.text(heading), rows=tuple(rows), columns=3)
+        notes = (m.text("report.flag.at_checkin_note", flags=", ".join(later)),) if later else ()
+        return Section(m.text(heading), rows=tuple(rows), columns=3, paragraphs=notes)
 
     def checkins_with_flags(self) -> list[Checkin]:
         return [c for c in self.facts.checkins if c.new_flags]
