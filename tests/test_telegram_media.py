@@ -209,3 +209,4 @@ async def test_summary_sends_a_few_lines_then_a_one_page_pdf(standin: BotApiStan
     assert "Ball release routine" in page and "not a diagnosis" in page
     assert lines.sent_seq < standin.messages(user.chat_id)[-1].sent_seq  # the words first, then the file
     assert await bot.stop() == 0
+    assert "fontTools" not in bot.logs()  # drawing the PDF adds no log lines
