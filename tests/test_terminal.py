@@ -179,3 +179,15 @@ def test_the_steps_show_each_picture_as_a_file_and_summary_writes_a_one_page_pdf
     assert len(pdf.pages) == 1
     text = pdf.pages[0].extract_text()
     assert "30 to 49" in text and "Ball release routine" in text and "not a diagnosis" in text
+
+
+def test_the_cache_folder_is_beside_the_database_unless_set(monkeypatch, tmp_path: Path):
+    from bot.config import Settings
+
+    monkeypatch.delenv("PSOASBOT_CACHE_DIR", raising=False)
+    settings = Settings.from_environment(dotenv=tmp_path / "no.env")
+    assert settings.cache_for("/var/lib/psoasbot/psoasbot.db") == Path("/var/lib/psoasbot/cache")
+    assert settings.cache_for("postgresql://bot@db.example.org/psoasbot") == Path("data/cache")
+    monkeypatch.setenv("PSOASBOT_CACHE_DIR", str(tmp_path / "pictures"))
+    settings = Settings.from_environment(dotenv=tmp_path / "no.env")
+    assert settings.cache_for("/var/lib/psoasbot/psoasbot.db") == tmp_path / "pictures"
