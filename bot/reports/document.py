@@ -215,7 +215,7 @@ class _Builder:
         answers = self.facts.answers
         from_words = merge_text_findings(answers, self.content) if answers else {}
         at_checkin: dict[str, datetime] = {}
-        for checkin in self.checkins_with_flags():
+        for checkin in self._checkins_with_flags():
             for key in checkin.new_flags or ():
                 at_checkin.setdefault(key, checkin.answered_at or checkin.at)
         rows: list[Row] = []
@@ -240,7 +240,7 @@ class _Builder:
         notes = (m.text("report.flag.at_checkin_note", flags=", ".join(later)),) if later else ()
         return Section(m.text(heading), rows=tuple(rows), columns=3, paragraphs=notes)
 
-    def checkins_with_flags(self) -> list[Checkin]:
+    def _checkins_with_flags(self) -> list[Checkin]:
         return [c for c in self.facts.checkins if c.new_flags]
 
     # ------------------------------------------------------------ the routine and the plan
