@@ -51,6 +51,7 @@ from bot.core.plan.scheduler import Scheduler
 from bot.core.plan.service import PlanService
 from bot.core.ports import Storage, StorageError
 from bot.core.service import ConversationService
+from bot.illustrations import Illustrations
 from bot.ops import http as ops_http
 from bot.ops import probes, trace
 from bot.ops.metrics import Metrics
@@ -117,6 +118,8 @@ class TelegramSettings:
     db_pool_size: int = 10
     db_pool_timeout: float = 30.0
     http_client: str = "aiohttp"
+    cache_dir: Path | None = None
+    """Where drawn exercise pictures are kept between starts (none: drawn again after a restart)."""
 
     @property
     def base_file_url(self) -> str | None:
@@ -363,8 +366,15 @@ async def _run(
         effects = PlanEffects(core.content, clock)
         service = ConversationService(core.engine, storage, effects=effects.apply, clock=clock)
         scheduler = Scheduler(core.content, storage, clock, on_due=telemetry.reminder_due)
+        # Pictures are drawn on first use and kept on disk; each is uploaded to Telegram once and
+        # sent by its file_id after that (the media store), so a restart neither redraws nor re-uploads.
         deliverer = Deliverer(
-            application.bot, storage, lease_seconds=settings.outbox_lease_seconds, observer=telemetry
+            application.bot,
+            storage,
+            lease_seconds=settings.outbox_lease_seconds,
+            observer=telemetry,
+            pictures=Illustrations(core.content.root, settings.cache_dir),
+            messages=core.content.messages,
         )
         reports = ReportMaker(core.content, storage, clock, core.plan_rules)
         front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
