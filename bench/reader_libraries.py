@@ -94,6 +94,7 @@ class Mention:
     key: str
     negated: bool
     excluded: bool  # historical, hypothetical or about family
+    reasons: tuple[str, ...] = ()  # which of negated, historical, hypothetical, family
     negative: bool = False  # a phrasing that states the key is false ("sitting is a relief")
 
 
@@ -141,20 +142,27 @@ def context_config(as_shipped: bool) -> dict[str, Any]:
     }
 
 
-def context_of(span: Any) -> tuple[bool, bool]:
-    """(negated, excluded) as medspaCy's ConText set them on a span."""
-    extension = span._
-    excluded = extension.is_historical or extension.is_hypothetical or extension.is_family
-    return bool(extension.is_negated), bool(excluded)
+CONTEXT_ATTRIBUTES = ("negated", "historical", "hypothetical", "family")
+
+
+def context_of(span: Any) -> tuple[bool, bool, tuple[str, ...]]:
+    """(negated, excluded, reasons) as medspaCy's ConText set them on a span."""
+    reasons = tuple(name for name in CONTEXT_ATTRIBUTES if getattr(span._, f"is_{name}"))
+    return "negated" in reasons, any(name != "negated" for name in reasons), reasons
 
 
 # --------------------------------------------------------------------------- readers
 
 
 class Reader:
-    """Reads one message; `findings` returns the reader's Findings."""
+    """Reads one message; `findings` returns the reader's Findings.
+
+    A library reader keeps the mentions of the last message in `mentions`, so the
+    report can say why an expected key was missed.
+    """
 
     name = ""
+    mentions: list[Mention] | None = None
 
     def findings(self, text: str) -> Any:
         raise NotImplementedError
@@ -202,8 +210,8 @@ class MedspacyReader(Reader):
 
     def findings(self, text: str) -> Any:
         doc = self.nlp(self.normalise(text, self.lexicon))
-        mentions = (Mention(span.label_, *context_of(span)) for span in doc.spans.get(GROUP, ()))
-        return self.make(flags=decide(mentions))
+        self.mentions = [Mention(span.label_, *context_of(span)) for span in doc.spans.get(GROUP, ())]
+        return self.make(flags=decide(self.mentions))
 
 
 def layers(spans: Sequence[tuple[int, int, str]]) -> list[list[tuple[int, int, str]]]:
@@ -255,7 +263,11 @@ class NegspacyReader(Reader):
         for layer in layers(spans):
             doc.ents = [self.span(doc, start, end, label=key) for start, end, key in layer]
             self.negex(doc)
-            mentions.extend(Mention(ent.label_, bool(ent._.negex), False) for ent in doc.ents)
+            mentions.extend(
+                Mention(ent.label_, bool(ent._.negex), False, ("negated",) if ent._.negex else ())
+                for ent in doc.ents
+            )
+        self.mentions = mentions
         return self.make(flags=decide(mentions))
 
 
@@ -322,11 +334,11 @@ class HybridReader(Reader):
                 spans.append(self.span(doc, span.start, span.end, label=f"{key}!" if negative else key))
         doc.spans[GROUP] = spans
         doc = self.context(doc)
-        mentions = (
+        self.mentions = [
             Mention(span.label_.rstrip("!"), *context_of(span), negative=span.label_.endswith("!"))
             for span in doc.spans[GROUP]
-        )
-        return self.make(flags=decide(mentions))
+        ]
+        return self.make(flags=decide(self.mentions))
 
 
 BUILDERS: dict[str, Callable[..., Reader]] = {
@@ -410,6 +422,7 @@ class Row:
     cpu_ms: list[float]
     missed_true: Counter[str]
     wrong_false: Counter[str]
+    why_missed: Counter[str]
 
 
 def measure(reader: Reader, split: str, stories: Sequence[Any], repeats: int) -> Row:
@@ -418,12 +431,18 @@ def measure(reader: Reader, split: str, stories: Sequence[Any], repeats: int) ->
     agreement = expect_agreement(stories, reader.findings)
     missed_true: Counter[str] = Counter()
     wrong_false: Counter[str] = Counter()
+    why_missed: Counter[str] = Counter()
     for story in stories:
         flags = reader.findings(story.narrative).flags
-        missed_true.update(k for k in story.expect.flags_true if flags.get(k) is not True)
+        missed = [k for k in story.expect.flags_true if flags.get(k) is not True]
+        missed_true.update(missed)
         wrong_false.update(k for k in story.expect.flags_false if flags.get(k) is True)
+        if reader.mentions is not None:
+            for key in missed:
+                mine = [m for m in reader.mentions if m.key == key and not m.negative]
+                why_missed.update({reason for m in mine for reason in m.reasons} if mine else {"not found"})
     cpu = [seconds * 1000 for seconds in cpu_per_message(reader, [s.narrative for s in stories], repeats)]
-    return Row(reader.name, split, agreement, cpu, missed_true, wrong_false)
+    return Row(reader.name, split, agreement, cpu, missed_true, wrong_false, why_missed)
 
 
 def stage_costs(lexicon: Any, texts: Sequence[str], repeats: int) -> dict[str, list[float]]:
@@ -536,6 +555,9 @@ def differences(rows: Sequence[Row]) -> str:
         wrong = ", ".join(f"{k} {n}" for k, n in row.wrong_false.most_common(4)) or "none"
         lines.append(f"  {row.reader:<9}{row.split:<8} missed: {missed}")
         lines.append(f"  {'':<17} wrongly affirmed: {wrong}")
+        if row.why_missed:
+            why = ", ".join(f"{k} {n}" for k, n in row.why_missed.most_common())
+            lines.append(f"  {'':<17} missed keys whose mentions were: {why}")
     return "\n".join(lines)
 
 
