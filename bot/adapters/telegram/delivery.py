@@ -376,7 +376,8 @@ class Deliverer:
             )
             try:
                 await with_retries(
-                    lambda: self.bot.edit_message_text(text, chat_id, message_id), "editMessageText"
+                    lambda shown=text: self.bot.edit_message_text(shown, chat_id, message_id),  # type: ignore[misc]
+                    "editMessageText",
                 )
             except (Undeliverable, UserBlocked, TelegramError) as error:
                 log.info("countdown stopped", extra={"error": type(error).__name__})
