@@ -145,7 +145,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.db_pool_size))
+    user = getattr(args, "user", None)
+    return asyncio.run(_chat(core, database, user, settings.db_pool_size, settings.cache_for(database)))
 
 
 def _render_pictures(core: Core, output: Path) -> int:
@@ -212,18 +213,29 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         clock_file=settings.clock_file,
         db_pool_size=settings.db_pool_size,
         db_pool_timeout=settings.db_pool_timeout,
+        http_client=settings.http_client,
+        cache_dir=settings.cache_for(database),
     )
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str, user: str | None, pool_size: int) -> int:
+async def _chat(core: Core, database: str, user: str | None, pool_size: int, cache: Path) -> int:
     from bot.adapters.terminal import TerminalChat
+    from bot.core.clock import SystemClock
     from bot.core.service import ConversationService
+    from bot.illustrations import Illustrations
+    from bot.reports.service import ReportMaker
     from bot.storage import open_storage
 
     storage = await open_storage(database, pool_size=pool_size)
     try:
-        chat = TerminalChat(ConversationService(core.engine, storage), user)
+        chat = TerminalChat(
+            ConversationService(core.engine, storage),
+            user,
+            pictures=Illustrations(core.content.root, cache),
+            reports=ReportMaker(core.content, storage, SystemClock(), core.plan_rules),
+            files=cache,
+        )
         return await chat.run(sys.stdin, sys.stdout)
     finally:
         await storage.close()

@@ -200,6 +200,9 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "telegram.command.start",
     "telegram.command.summary",
     "telegram.command.timezone",
+    "terminal.picture",
+    "terminal.summary_failed",
+    "terminal.summary_saved",
 )
 
 

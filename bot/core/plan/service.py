@@ -64,6 +64,8 @@ class PlanHandled:
     review: bool = False
     """The person wants to restart a paused plan: the front starts the review question."""
     rejected: str | None = None
+    duplicate: bool = False
+    """The same press delivered again (after a crash): applied once already, nothing done now."""
 
 
 @dataclass
@@ -97,23 +99,48 @@ class PlanService:
 
     # ------------------------------------------------------------ buttons
 
-    async def press(self, channel: str, external_id: str, data: str, message_id: int | None) -> PlanHandled:
+    async def press(
+        self,
+        channel: str,
+        external_id: str,
+        data: str,
+        message_id: int | None,
+        *,
+        inbox_key: str | None = None,
+    ) -> PlanHandled:
+        """One plan button. `inbox_key` (a transport's update id) makes it idempotent, as
+        ConversationService.handle does for everything else: a press delivered twice is
+        applied once."""
         button = PlanButton.decode(data)
         if button is None:
             return PlanHandled(None, rejected="malformed plan button")
         return await self.storage.write(
             partial(
-                self._press, channel=channel, external_id=external_id, button=button, message_id=message_id
+                self._press,
+                channel=channel,
+                external_id=external_id,
+                button=button,
+                message_id=message_id,
+                inbox_key=inbox_key,
             ),
             key=f"{channel}:{external_id}",
         )
 
     def _press(
-        self, tx: Tx, *, channel: str, external_id: str, button: PlanButton, message_id: int | None
+        self,
+        tx: Tx,
+        *,
+        channel: str,
+        external_id: str,
+        button: PlanButton,
+        message_id: int | None,
+        inbox_key: str | None = None,
     ) -> PlanHandled:
         user_id = tx.users.find(channel, external_id)
         if user_id is None:
             return PlanHandled(None, rejected="unknown user")
+        if inbox_key is not None and not tx.inbox.claim(inbox_key, user_id):
+            return PlanHandled(user_id, duplicate=True)
         batch = Batch()
         edit = {"edit_message_id": message_id} if message_id is not None else {}
         now = self.clock.now()
@@ -127,7 +154,8 @@ class PlanService:
         elif button.area == "g":
             handled = self._next_step_button(tx, user_id, plan, button, batch, edit, now)
         elif button.area == "u":
-            handled = self._guide_button(tx, user_id, plan, button, batch, now)
+            retire = {"retire_message_id": message_id} if message_id is not None else {}
+            handled = self._guide_button(tx, user_id, plan, button, batch, retire, now)
         else:
             handled = self._checkin_button(tx, user_id, plan, button, batch, edit, now)
         batch.write(tx, user_id)
@@ -224,15 +252,26 @@ class PlanService:
         self._show_step(session_id, guide, batch)
         return PlanHandled(user_id)
 
-    def _show_step(self, session_id: int, guide: Guide, batch: Batch) -> None:
+    def _show_step(
+        self, session_id: int, guide: Guide, batch: Batch, retire: dict[str, Any] | None = None
+    ) -> None:
         current = guide.current
         assert current is not None
         exercise = self.content.exercises[current]
-        batch.say(self.screens.guided_step(session_id, guide, exercise), standalone=True)
+        batch.say(self.screens.guided_step(session_id, guide, exercise), standalone=True, **(retire or {}))
 
     def _guide_button(
-        self, tx: Tx, user_id: int, plan: Plan | None, button: PlanButton, batch: Batch, now: datetime
+        self,
+        tx: Tx,
+        user_id: int,
+        plan: Plan | None,
+        button: PlanButton,
+        batch: Batch,
+        retire: dict[str, Any],
+        now: datetime,
     ) -> PlanHandled:
+        """A step's button. Moving on (`retire`) takes the buttons off the step that was pressed,
+        so the chat shows one live step; timing a hold keeps them, the step is still on."""
         if button.action == "s":
             if button.ref != 0:
                 return PlanHandled(user_id, rejected="a guided session starts from session 0 only")
@@ -250,26 +289,26 @@ class PlanService:
         current = guide.current
         assert current is not None
         if button.action == "c":
-            self._show_step(session.id, guide, batch)
+            self._show_step(session.id, guide, batch, retire)
         elif button.action == "t":
             hold = self.content.exercises[current].dose.hold_seconds
             if hold:
                 batch.say(self.screens.guided_timer(hold), standalone=True)
         elif button.action == "x":
-            batch.say(self.screens.guided_stopped(session.id), standalone=True)
+            batch.say(self.screens.guided_stopped(session.id), standalone=True, **retire)
         elif button.action == "h":
             tx.sessions.update(session.id, outcome="hurt", hurt_exercise=current)
-            batch.say(self.screens.hurt_where(session.id), standalone=True)
+            batch.say(self.screens.hurt_where(session.id), standalone=True, **retire)
         else:  # next, or skip
             skipped = (*guide.skipped, current) if button.action == "k" else guide.skipped
             moved = Guide(guide.exercises, guide.position + 1, skipped, guide.started_at)
             tx.sessions.update(session.id, guide=moved)
             if moved.current is not None:
-                self._show_step(session.id, moved, batch)
+                self._show_step(session.id, moved, batch, retire)
             else:
                 tx.sessions.update(session.id, outcome="done")
                 self._schedule_day_after(tx, user_id, now)
-                batch.say(self.screens.guided_finished(moved.skipped), standalone=True)
+                batch.say(self.screens.guided_finished(moved.skipped), standalone=True, **retire)
         return PlanHandled(user_id)
 
     # ------------------------------------------------------------ it hurt
