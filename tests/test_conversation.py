@@ -445,7 +445,9 @@ def test_a_warning_sign_typed_earlier_is_not_undone_by_a_later_no(then):
     walker.press("y")
     walker.send(Text("lower back"))
     noted = walker.send(Text("pins and needles in my left leg"))
-    assert core().content.messages.text("bot.flag_noted") in [reply.text for reply in noted.replies]
+    messages = core().content.messages
+    said = messages.text("bot.flag_noted", items=messages.text("flag_short.leg_numbness"))
+    assert said in [reply.text for reply in noted.replies]
     walker.send(Text("nowhere"))
     walker.press("o0")
     walker.send(Text("3 weeks"))

@@ -137,6 +137,7 @@ class QuestionModel(_Strict):
     min: int | None = None
     max: int | None = None
     skippable: bool = False
+    unsure: Literal["as_yes", "as_no"] | None = None
 
 
 class QuestionsFile(_Strict):
@@ -227,6 +228,8 @@ class Question:
     minimum: int | None
     maximum: int | None
     skippable: bool
+    unsure: str | None = None
+    """A yes/no question's "Not sure" button, and what it counts as ("as_yes", "as_no")."""
 
     @property
     def text_key(self) -> str:
@@ -566,7 +569,10 @@ def _questions(
             minimum=item.min,
             maximum=item.max,
             skippable=item.skippable,
+            unsure=item.unsure,
         )
+        if item.unsure is not None and item.type != "yes_no":
+            found.add(path, f"{where}.unsure", "only a yes/no question can offer Not sure")
     return questions
 
 

@@ -25,10 +25,10 @@ Decisions worth knowing:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.core import understanding
 from bot.core.answers import SETUP_KEY_SPECS
@@ -66,9 +66,13 @@ from bot.core.triage import TriageResult, is_emergency, triage
 LONG_TEXT = 1000
 # Every token a button of ours can carry; anything else is forged or corrupted.
 _BUTTON_DATA = re.compile(
-    r"^(\d{1,9}):(y|n|ok|none|skip|back|new|routine|rem|review|steps|up\d{1,2}|dn\d{1,2}|[vot]\d{1,3})$"
+    r"^(\d{1,9}):(y|n|u|c[ynu]|ok|none|skip|back|new|routine|rem|review|steps|up\d{1,2}|dn\d{1,2}|[vot]\d{1,3})$"
 )
+_T = TypeVar("_T")
 SETUP_FLOW = "reminder_setup"
+CONFIRM = "confirm"
+"""Context key: warning signs typed text touched uncertainly, each asked about explicitly
+before the conversation goes on (they survive a restart with the conversation)."""
 REVIEW_FLOW = "plan_review"
 _QUIET_RANGE = re.compile(r"^\s*(?P<start>.+?)\s*(?:-|–|to|until|till)\s*(?P<end>.+?)\s*$", re.IGNORECASE)
 
@@ -346,6 +350,9 @@ class ConversationEngine:
 
     def _current(self, snapshot: Snapshot, *, edit: bool = False, prefix: str | None = None) -> list[Reply]:
         """The question the user is on (or a pointer to /check when there is none)."""
+        queue = snapshot.context.get(CONFIRM)
+        if queue:
+            return [self.present.confirm(str(queue[0]), snapshot.step)]
         question = self._question(snapshot)
         if question is None:
             key = "bot.check_finished" if snapshot.result else "bot.no_check_yet"
@@ -364,38 +371,163 @@ class ConversationEngine:
     # ------------------------------------------------------------ typed text
 
     def _text(self, snapshot: Snapshot, raw: str, plan: Plan | None, now: datetime) -> Outcome:
+        """Typed text: an answer to the question on screen, and a reading for warning signs.
+
+        Whatever it says, text may only raise: a warning sign read for sure is added (and
+        may end the check with its advice), one read uncertainly is asked about at once with
+        its explicit question, and nothing else in it changes an answer already given. What
+        was understood is said in one line ("I noted: ..."), with Back to correct an answer.
+        """
         text = raw
+        if len(text) > understanding.MAX_TEXT_CHARS:
+            return Outcome(snapshot, [self.present.info("bot.too_long"), *self._current(snapshot)])
         if text.strip().casefold() in self._back_words:
             return self._back(snapshot)
-        findings = understanding.understand(text, self.content.lexicon)
-        affirmed = {key for key, value in findings.flags.items() if value}
+        if snapshot.context.get(CONFIRM):
+            return self._confirm_typed(snapshot, text, plan, now)
+        findings = understanding.understand(text, self.content.lexicon, now.date())
         question = self._question(snapshot)
 
         answered: Outcome | None = None
+        noted: list[str] = []
+        unsure = False
         if question is not None and len(text) <= LONG_TEXT:
             parsed = self._parse_text(question, text, snapshot)
+            if parsed is None and question.unsure and self._is_unsure(text):
+                return self._press_answer(snapshot, question, "u", plan, now)
             if parsed is not None:
                 answered = self._apply(snapshot, question, parsed, plan, now)
+                noted = self.present.described(question, parsed)
+            unsure = parsed is None and self._is_unsure(text)
 
         base = answered.snapshot if answered else snapshot
-        new_flags = {key for key in affirmed if base.answers.get(key) is not True}
+        raising = self._raising(base.answers)
+        new_flags = {key for key in findings.affirmed & raising if base.answers.get(key) is not True}
+        doubtful = [key for key in self._flag_order if key in findings.uncertain & raising - new_flags]
+        doubtful = [key for key in doubtful if base.answers.get(key) is not True]
         if new_flags:
-            return self._red_flags_in_text(base, new_flags, answered, plan, now)
-        if affirmed and answered is None and triage(base.answers, self.content).at_least(Urgency.URGENT):
+            flagged = [self.present.flag_label(key) for key in self._flag_order if key in new_flags]
+            outcome = self._red_flags_in_text(base, new_flags, answered, plan, now, [*noted, *flagged])
+            return self._asking(outcome, doubtful)
+        if doubtful:
+            outcome = answered or Outcome(snapshot, [])
+            return self._with_noted(self._asking(outcome, doubtful, replace_replies=True), noted)
+        if (
+            findings.affirmed & raising
+            and answered is None
+            and triage(base.answers, self.content).at_least(Urgency.URGENT)
+        ):
             # The same red flag again (after its result was shown): say it again, never "all done".
             return self._finish(base, plan, now, new_check=base.check_id is None)
         if answered is not None:
-            return answered
+            return self._with_noted(answered, noted)
         if question is None:
             return self._no_question(snapshot, text)
-        hint = self.present.info("bot.too_long") if len(text) > LONG_TEXT else self.present.hint(question)
+        too_long = len(text) > LONG_TEXT
+        hint = self.present.info("bot.too_long") if too_long else self.present.hint(question, unsure=unsure)
         return Outcome(snapshot, [hint, *self._current(snapshot)])
+
+    def _raising(self, answers: dict[str, Any]) -> frozenset[str]:
+        """The yes/no keys typed text may turn to yes: those a red-flag or contraindication
+        rule reads, except protective ones (a yes there could lower an urgency)."""
+        return self.content.safety_keys - self.content.protective_keys
+
+    @property
+    def _flag_order(self) -> tuple[str, ...]:
+        """Warning signs in the order the check lists them (emergency signs first)."""
+        return tuple(key for keys in self.content.groups.values() for key in keys) + tuple(
+            sorted(self.content.safety_keys - {k for keys in self.content.groups.values() for k in keys})
+        )
+
+    def _is_unsure(self, text: str) -> bool:
+        return understanding.parse_unsure(text, self.content.lexicon)
+
+    def _with_noted(self, outcome: Outcome, noted: list[str]) -> Outcome:
+        """The first reply, led by one line saying what the typed text was understood as."""
+        if not noted or not outcome.replies:
+            return outcome
+        line = self.messages.text(
+            "bot.noted_back"
+            if outcome.snapshot.history and self._question(outcome.snapshot)
+            else "bot.noted",
+            items=self.present.join(noted),
+        )
+        first, *rest = outcome.replies
+        return replace(outcome, replies=[replace(first, text=f"{line}\n\n{first.text}"), *rest])
+
+    # ------------------------------------------------------------ asking instead of guessing
+
+    def _asking(self, outcome: Outcome, keys: list[str], *, replace_replies: bool = False) -> Outcome:
+        """Queue the explicit question of each warning sign the text touched uncertainly.
+
+        Not when the outcome already shows urgent advice: that advice stands, and the
+        questions would only delay it.
+        """
+        if not keys or self._shows_urgent_advice(outcome.snapshot):
+            return outcome
+        queued = [key for key in keys if key not in outcome.snapshot.context.get(CONFIRM, [])]
+        context = {**outcome.snapshot.context, CONFIRM: [*outcome.snapshot.context.get(CONFIRM, []), *queued]}
+        asked = replace(outcome.snapshot, context=context, step=outcome.snapshot.step + 1)
+        kept = [] if replace_replies else [r for r in outcome.replies if r.kind is not ReplyKind.QUESTION]
+        return replace(outcome, snapshot=asked, replies=[*kept, *self._current(asked)])
+
+    def _shows_urgent_advice(self, snapshot: Snapshot) -> bool:
+        return (
+            snapshot.state == self.result_state
+            and snapshot.result is not None
+            and Urgency(snapshot.result["urgency"]).is_escalation
+        )
+
+    def _confirm_typed(self, snapshot: Snapshot, text: str, plan: Plan | None, now: datetime) -> Outcome:
+        lexicon = self.content.lexicon
+        if self._is_unsure(text):
+            return self._confirmed(snapshot, "u", plan, now)
+        answer = understanding.parse_yes_no(text, lexicon)
+        if answer is None:
+            findings = understanding.understand(text, lexicon, now.date())
+            key = snapshot.context[CONFIRM][0]
+            if findings.flags.get(key) is True:
+                answer = True
+            else:
+                return Outcome(snapshot, [self.present.info("confirm.hint"), *self._current(snapshot)])
+        return self._confirmed(snapshot, "y" if answer else "n", plan, now)
+
+    def _confirmed(self, snapshot: Snapshot, token: str, plan: Plan | None, now: datetime) -> Outcome:
+        """The answer to one explicit question: yes and "not sure" both count as yes."""
+        queue = list(snapshot.context.get(CONFIRM, []))
+        key = queue.pop(0)
+        rest = (
+            {**snapshot.context, CONFIRM: queue}
+            if queue
+            else {name: value for name, value in snapshot.context.items() if name != CONFIRM}
+        )
+        after = replace(snapshot, context=rest)
+        said: list[Reply] = []
+        if token == "u":
+            said.append(self.present.info("bot.unsure.confirm"))
+        if token == "n":
+            answers = dict(after.answers)
+            if answers.get(key) is not True and after.state is not None and after.flow == MAIN_FLOW:
+                answers[key] = False
+            after = replace(after, answers=answers, step=after.step + 1)
+            return Outcome(after, [*said, *self._current(after)])
+        outcome = self._red_flags_in_text(after, {key}, None, plan, now)
+        shown = outcome.snapshot
+        if (
+            shown.state == self.result_state
+            and shown.result
+            and Urgency(shown.result["urgency"]).is_escalation
+        ):
+            # The advice stands on its own; the remaining questions would only delay it.
+            calm = {name: value for name, value in shown.context.items() if name != CONFIRM}
+            outcome = replace(outcome, snapshot=replace(shown, context=calm))
+        return replace(outcome, replies=[*said, *outcome.replies])
 
     def _no_question(self, snapshot: Snapshot, text: str) -> Outcome:
         """Typed text when no question is open: after "Not now", after a result, or before any check."""
         word = text.strip().casefold().strip(".!? ")
         lexicon = self.content.lexicon
-        if snapshot.result is None and understanding.parse_yes_no(text, lexicon) is True:
+        if snapshot.result is None and understanding.parse_yes_no(text, lexicon, weak=True) is True:
             return self._begin(snapshot, [])  # "ok", "yes, let's go" after "Not now": start the check
         if word in {item.casefold() for item in self.messages.lines("bot.thanks_words")}:
             return Outcome(snapshot, [self.present.info("bot.you_are_welcome")])
@@ -403,32 +535,46 @@ class ConversationEngine:
         return Outcome(snapshot, [self.present.info(key)])
 
     def _red_flags_in_text(
-        self, base: Snapshot, flags: set[str], answered: Outcome | None, plan: Plan | None, now: datetime
+        self,
+        base: Snapshot,
+        flags: set[str],
+        answered: Outcome | None,
+        plan: Plan | None,
+        now: datetime,
+        noted: Sequence[str] = (),
     ) -> Outcome:
+        """Warning signs read for sure in typed text: added, said back, and acted on.
+
+        `noted` is what the text was understood as ("about 3 weeks", "numb when wiping"),
+        said in one line before what follows.
+        """
         answers = dict(base.answers)
         answers.update({key: True for key in flags})
         after = triage(answers, self.content)
+        items = list(noted) or [self.present.flag_label(key) for key in self._flag_order if key in flags]
+        line = self.present.info("bot.flag_noted", items=self.present.join(items))
         # Repeating urgent advice is harmless; missing it is not, so any text that
         # reaches URGENT shows the result, even if it was shown before.
         new_check = base.check_id is None
         if after.urgency.is_escalation:
             updated = replace(base, answers=answers, pending=())
+            # The advice comes first and names the signs itself; no separate line before it.
             return self._finish(updated, plan, now, new_check=new_check)
         if base.state is None or base.state == self.result_state or new_check or base.flow != MAIN_FLOW:
             # Nothing urgent and no check running: note it, point to a new check.
-            noted = [self.present.info("bot.flag_noted"), *self._current(base)]
-            return Outcome(base, noted) if answered is None else replace(answered, replies=noted)
+            said = [line, *self._current(base)]
+            return Outcome(base, said) if answered is None else replace(answered, replies=said)
         updated = replace(base, answers=answers)
         if answered is not None:
-            return replace(
-                answered, snapshot=updated, replies=[self.present.info("bot.flag_noted"), *answered.replies]
-            )
-        return Outcome(updated, [self.present.info("bot.flag_noted"), *self._current(updated)])
+            return replace(answered, snapshot=updated, replies=[line, *answered.replies])
+        return Outcome(updated, [line, *self._current(updated)])
 
     def _parse_text(self, question: Question, text: str, snapshot: Snapshot) -> Any:
         lexicon = self.content.lexicon
         if question.type == "yes_no":
-            return understanding.parse_yes_no(text, lexicon)
+            # "ok" counts as yes only where yes is the safer reading (starting, a warning-sign screen)
+            weak = question.id == "consent" or question.unsure == "as_yes"
+            return understanding.parse_yes_no(text, lexicon, weak=weak)
         if question.type == "number":
             value = understanding.parse_pain_score(text, lexicon)
             if value is None and text.strip().isdecimal():
@@ -467,10 +613,10 @@ class ConversationEngine:
             sex = lexicon.sex_codes.get(bare) or understanding.understand(text, lexicon).sex
             return ("value", sex) if sex is not None else None
         if question.parser == "timezone":
-            zone = parse_zone(text, self.content.zone_aliases)
+            zone = _first_span(text, lambda part: parse_zone(part, self.content.zone_aliases))
             return ("value", zone.zone) if zone is not None else None
         if question.parser == "time":
-            time = LocalTime.parse(text)
+            time = _first_span(text, LocalTime.parse)
             if time is None or _quiet_hours(snapshot, self.content).contains(time):
                 return None
             return ("value", str(time))
@@ -480,7 +626,8 @@ class ConversationEngine:
         for option in question.options:
             if self.messages.text(option.label_key).casefold() == lowered:
                 return option.id
-        return None
+        chosen = understanding.parse_option(text, question.id, lexicon)
+        return chosen if chosen is not None and question.option(chosen) is not None else None
 
     # ------------------------------------------------------------ buttons
 
@@ -512,6 +659,12 @@ class ConversationEngine:
             return Outcome(snapshot, self.present.steps(routine))
         if token.startswith(("up", "dn")):
             return self._change_level(snapshot, plan, token.startswith("up"), int(token[2:]), now)
+        if token in ("cy", "cn", "cu"):
+            if not snapshot.context.get(CONFIRM):
+                return Outcome(snapshot, [], rejected="no warning sign is being asked about")
+            return self._confirmed(snapshot, token[1], plan, now)
+        if snapshot.context.get(CONFIRM):
+            return Outcome(snapshot, [], rejected="a warning sign is being asked about first")
         if token == "back":
             return self._back(snapshot)
         question = self._question(snapshot)
@@ -525,6 +678,13 @@ class ConversationEngine:
         kind = question.type
         if kind == "yes_no" and token in ("y", "n"):
             return self._apply(snapshot, question, token == "y", plan, now)
+        if kind == "yes_no" and token == "u" and question.unsure is not None:
+            # "Not sure" is handled as safely as the answer that raises: a red-flag screen
+            # goes on to its list, "has anyone checked it?" counts as not yet.
+            as_yes = question.unsure == "as_yes"
+            applied = self._apply(snapshot, question, as_yes, plan, now, unsure=True)
+            note = self.present.info(f"bot.unsure.{question.unsure}")
+            return replace(applied, replies=[note, *applied.replies])
         if kind == "number" and token.startswith("v"):
             value = _index(token)
             low, high = question.minimum, question.maximum
@@ -584,7 +744,14 @@ class ConversationEngine:
     # ------------------------------------------------------------ applying an answer
 
     def _apply(
-        self, snapshot: Snapshot, question: Question, value: Any, plan: Plan | None, now: datetime
+        self,
+        snapshot: Snapshot,
+        question: Question,
+        value: Any,
+        plan: Plan | None,
+        now: datetime,
+        *,
+        unsure: bool = False,
     ) -> Outcome:
         answers = dict(snapshot.answers)
         context = dict(snapshot.context)
@@ -598,7 +765,9 @@ class ConversationEngine:
                 if value is False:  # a warning sign typed earlier in the check stays: "no" never lowers
                     group = self.content.groups[question.group]
                     answers.update({key: False for key in group if answers.get(key) is not True})
-                given[question.group] = "yes" if value else "no"
+                given[question.group] = "unsure" if unsure else ("yes" if value else "no")
+            elif question.key and unsure:
+                given[question.id] = "unsure"
         elif question.type == "number":
             assert question.key is not None
             answers[question.key] = int(value)
@@ -805,3 +974,24 @@ def _parse_quiet_hours(text: str) -> tuple[str, str] | None:
 def _index(token: str) -> int | None:
     digits = token[1:]
     return int(digits) if digits.isdecimal() else None
+
+
+_SPAN_WORDS = 4
+"""The longest run of words tried as a time or a place inside a longer reply."""
+
+
+def _first_span(text: str, read: Callable[[str], _T | None]) -> _T | None:
+    """What `read` understands in the whole reply, else in its longest run of up to a few
+    words, first from the left ("7pm please" -> "7pm", "I live in Hamburg" -> "Hamburg")."""
+    found = read(text)
+    if found is not None:
+        return found
+    words = [word.strip(".,!?;:()\"'") for word in text.split()]
+    for size in range(min(_SPAN_WORDS, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            part = " ".join(words[start : start + size]).strip()
+            if part:
+                found = read(part)
+                if found is not None:
+                    return found
+    return None

@@ -90,10 +90,13 @@ class Presenter:
 
     def _choices(self, question: Question, step: int, selected: Sequence[str]) -> tuple[Button, ...]:
         if question.type == "yes_no":
-            return (
+            buttons = [
                 Button(button_data(step, "y"), self._yes_no_label(question, "yes")),
                 Button(button_data(step, "n"), self._yes_no_label(question, "no")),
-            )
+            ]
+            if question.unsure is not None:
+                buttons.append(Button(button_data(step, "u"), self.messages.text("common.not_sure")))
+            return tuple(buttons)
         if question.type == "number":
             low, high = question.minimum or 0, question.maximum or 0
             return tuple(Button(button_data(step, f"v{value}"), str(value)) for value in range(low, high + 1))
@@ -127,9 +130,73 @@ class Presenter:
             return [tuple(choices[index : index + 2]) for index in range(0, len(choices), 2)]
         return [(choice,) for choice in choices]
 
-    def hint(self, question: Question) -> Reply:
+    def hint(self, question: Question, *, unsure: bool = False) -> Reply:
+        """What a typed answer to this question can look like; after "not sure", first that a
+        rough answer is fine."""
         key = question.hint_key if self.messages.has(question.hint_key) else "bot.not_understood"
-        return Reply(kind=ReplyKind.HINT, text=self.messages.text(key))
+        text = self.messages.text(key)
+        if unsure:
+            text = f"{self.messages.text('bot.unsure.hint')}\n\n{text}"
+        return Reply(kind=ReplyKind.HINT, text=text)
+
+    # ------------------------------------------------------------ typed text understood
+
+    def confirm(self, key: str, step: int) -> Reply:
+        """The explicit question for a warning sign typed text touched without saying it for sure."""
+        return Reply(
+            kind=ReplyKind.QUESTION,
+            text=self.messages.text("confirm.question", sign=self.messages.text(f"flag.{key}")),
+            buttons=(
+                (
+                    Button(button_data(step, "cy"), self.messages.text("common.yes")),
+                    Button(button_data(step, "cn"), self.messages.text("common.no")),
+                    Button(button_data(step, "cu"), self.messages.text("common.not_sure")),
+                ),
+            ),
+        )
+
+    def flag_label(self, key: str) -> str:
+        return self.messages.text(f"flag_short.{key}")
+
+    def join(self, items: Sequence[str]) -> str:
+        """ "a", "a and b", "a, b and c", in the messages' language."""
+        if len(items) <= 1:
+            return "".join(items)
+        return self.messages.text("common.list_and", head=", ".join(items[:-1]), last=items[-1])
+
+    def described(self, question: Question, value: object) -> list[str]:
+        """A typed answer as the person will recognise it ("about 3 weeks", "6 out of 10")."""
+        if question.type == "yes_no":
+            return [self._yes_no_label(question, "yes" if value else "no")]
+        if question.type == "number" and isinstance(value, int):
+            return [self.messages.text("noted.pain", value=value)]
+        if question.type == "multi_choice" and isinstance(value, tuple):
+            if not value:
+                return [self.messages.text("common.none_of_these")]
+            return [self.messages.text(option.label_key) for option in question.options if option.id in value]
+        if question.type == "single_choice":
+            if isinstance(value, tuple) and len(value) == 2 and value[0] == "value":
+                return [self._described_value(question, value[1])]
+            option = question.option(str(value))
+            if option is not None:
+                return [self.messages.text(option.label_key)]
+        return []
+
+    def _described_value(self, question: Question, value: object) -> str:
+        if question.parser == "duration" and isinstance(value, int | float):
+            if value < 2:
+                return self.messages.plural("noted.days", max(1, round(value * 7)))
+            if value < 9:
+                return self.messages.plural("noted.weeks", round(value))
+            if value < 104:
+                return self.messages.plural("noted.months", round(value / 4.345))
+            return self.messages.plural("noted.years", round(value / 52.18))
+        if question.parser == "age":
+            return self.messages.text("noted.age", value=value)
+        if question.parser == "sex":
+            option = next((o for o in question.options if o.sets.get("sex") == value), None)
+            return self.messages.text(option.label_key) if option else str(value)
+        return str(value)
 
     def info(self, key: str, kind: ReplyKind = ReplyKind.INFO, **params: object) -> Reply:
         return Reply(kind=kind, text=self.messages.text(key, **params))

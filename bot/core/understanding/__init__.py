@@ -28,7 +28,9 @@ from bot.core.understanding.answers import (
     parse_age,
     parse_areas,
     parse_duration_weeks,
+    parse_option,
     parse_pain_score,
+    parse_unsure,
     parse_yes_no,
 )
 from bot.core.understanding.areas import scan_areas
@@ -50,7 +52,9 @@ __all__ = [
     "parse_age",
     "parse_areas",
     "parse_duration_weeks",
+    "parse_option",
     "parse_pain_score",
+    "parse_unsure",
     "parse_yes_no",
     "understand",
 ]

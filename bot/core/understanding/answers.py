@@ -33,17 +33,45 @@ def document(text: str, lexicon: Lexicon) -> Document:
 
 
 def _short(text: str, lexicon: Lexicon) -> str:
-    return _EDGE_PUNCTUATION.sub("", normalise(text[:ANSWER_CHARS], lexicon))
+    return _EDGE_PUNCTUATION.sub("", normalise(text, lexicon))
 
 
-def parse_yes_no(text: str, lexicon: Lexicon) -> bool | None:
-    """A typed answer to a yes/no question: True, False, or None when unclear."""
-    if not isinstance(text, str):
+def parse_option(text: str, question_id: str, lexicon: Lexicon) -> str | None:
+    """The option a typed reply chooses ("I work at a desk all day" -> mostly_sitting), if any."""
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
+        return None
+    answer = normalise(text, lexicon)
+    for option_id, phrases in lexicon.answer_options.get(question_id, ()):
+        if phrases.search(answer):
+            return option_id
+    return None
+
+
+def parse_unsure(text: str, lexicon: Lexicon) -> bool:
+    """Does a short reply say "not sure" ("dunno", "no idea", "can't tell")?"""
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
+        return False
+    answer = " ".join(_short(text, lexicon).replace("-", " ").split())
+    return any(
+        answer == phrase or (answer.startswith(phrase) and not answer[len(phrase)].isalnum())
+        for phrase in lexicon.yes_no.unsure
+    )
+
+
+def parse_yes_no(text: str, lexicon: Lexicon, *, weak: bool = False) -> bool | None:
+    """A typed answer to a yes/no question: True, False, or None when unclear.
+
+    With `weak`, mere agreement ("ok", "fine", "go ahead") also counts as yes: for
+    questions where yes is the safer reading.
+    """
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
         return None
     answer = " ".join(_short(text, lexicon).replace("-", " ").split())
     if not answer:
         return None
     vocabulary = lexicon.yes_no
+    if weak and answer in vocabulary.yes_weak:
+        return True
 
     def leads(phrase: str) -> bool:
         if not answer.startswith(phrase):
@@ -67,7 +95,7 @@ def parse_yes_no(text: str, lexicon: Lexicon) -> bool | None:
 
 def parse_pain_score(text: str, lexicon: Lexicon) -> int | None:
     """A typed pain score 0-10 ("6", "6/10", "six", "about 7 out of 10"), else None."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
         return None
     answer = _short(text, lexicon)
     if not answer or answer.startswith("-") or text.strip().startswith(("-", "\u2212")):
@@ -82,15 +110,15 @@ def parse_pain_score(text: str, lexicon: Lexicon) -> int | None:
             if value is None or not 0 <= value <= 10:
                 return None
             return round_half_up(value)
-    doc = document(text[:ANSWER_CHARS], lexicon)
+    doc = document(text, lexicon)
     return pick_pain(doc, lexicon)
 
 
 def parse_duration_weeks(text: str, lexicon: Lexicon) -> float | None:
     """A typed answer to "how long?" in weeks ("3 weeks", "10 days", "since yesterday")."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
         return None
-    doc = document(text[:ANSWER_CHARS], lexicon)
+    doc = document(text, lexicon)
     values = [c.weeks for c in duration_candidates(doc, lexicon) if c.weeks is not None]
     for pattern in lexicon.answer_duration:
         for match in pattern.finditer(doc.text):
@@ -105,7 +133,7 @@ def parse_duration_weeks(text: str, lexicon: Lexicon) -> float | None:
 
 def parse_age(text: str, lexicon: Lexicon) -> int | None:
     """A typed age ("45", "I'm 45", "forty five"); None outside 0-120."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
         return None
     answer = _short(text, lexicon)
     if not answer or text.strip().startswith(("-", "\u2212")):
@@ -120,9 +148,9 @@ def parse_age(text: str, lexicon: Lexicon) -> int | None:
 
 def parse_areas(text: str, lexicon: Lexicon) -> tuple[str, ...]:
     """Areas named in a typed answer, in order of mention, without duplicates."""
-    if not isinstance(text, str):
+    if not isinstance(text, str) or len(text) > ANSWER_CHARS:
         return ()
-    answer = normalise(text[:ANSWER_CHARS], lexicon)
+    answer = normalise(text, lexicon)
     found: list[str] = []
     for match in lexicon.area_answers.finditer(answer):
         area = match.lastgroup

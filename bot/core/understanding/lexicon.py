@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -97,6 +97,7 @@ class YesNo:
     """Short answers to a yes/no question."""
 
     unsure: tuple[str, ...]
+    yes_weak: tuple[str, ...]
     yes_leading: tuple[str, ...]
     yes_whole: tuple[str, ...]
     no_leading: tuple[str, ...]
@@ -229,6 +230,8 @@ class Lexicon:
     answer_pain: tuple[re.Pattern[str], ...]
     answer_age: tuple[re.Pattern[str], ...]
     answer_duration: tuple[re.Pattern[str], ...]
+    answer_options: Mapping[str, tuple[tuple[str, re.Pattern[str]], ...]] = field(default_factory=dict)
+    """Per question id: (option id, phrases choosing it), in the order they are tried."""
 
 
 class _Builder:
@@ -699,6 +702,7 @@ def _build(b: _Builder) -> Lexicon:
         answer_pain=b.each(answers, "pain_score", "answers.pain_score"),
         answer_age=b.each(answers, "age", "answers.age"),
         answer_duration=answer_duration,
+        answer_options=_answer_options(b, answers),
     )
 
 
@@ -724,6 +728,22 @@ def _key_lists(b: _Builder) -> tuple[frozenset[str], frozenset[str]]:
                 raise LexiconError(f"{path}: {name}[{index}]: unknown answer key {key!r}")
         lists.append(frozenset(keys))
     return lists[0], lists[1]
+
+
+def _answer_options(
+    b: _Builder, answers: Mapping[str, Any]
+) -> dict[str, tuple[tuple[str, re.Pattern[str]], ...]]:
+    options = b.mapping(answers, "options", "answers.options")
+    built: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {}
+    for question_id, per_option in options.items():
+        where = f"answers.options.{question_id}"
+        if not isinstance(per_option, Mapping):
+            raise b.fail(where, "must map option ids to lists of phrases")
+        built[str(question_id)] = tuple(
+            (str(option_id), b.regex(per_option, option_id, f"{where}.{option_id}"))
+            for option_id in per_option
+        )
+    return built
 
 
 def _contextual(
@@ -818,6 +838,7 @@ def _build_yes_no(b: _Builder) -> YesNo:
 
     return YesNo(
         unsure=tuple(squash(p) for p in b.strings(section, "unsure", "yes_no.unsure")),
+        yes_weak=phrases("yes", "weak"),
         yes_leading=phrases("yes", "leading"),
         yes_whole=phrases("yes", "whole"),
         no_leading=phrases("no", "leading"),
