@@ -611,7 +611,8 @@ class ConversationEngine:
         if question.parser == "sex":
             bare = text.strip().casefold().strip(".!")
             sex = lexicon.sex_codes.get(bare) or understanding.understand(text, lexicon).sex
-            return ("value", sex) if sex is not None else None
+            if sex is not None:
+                return ("value", sex)
         if question.parser == "timezone":
             zone = _first_span(text, lambda part: parse_zone(part, self.content.zone_aliases))
             return ("value", zone.zone) if zone is not None else None
