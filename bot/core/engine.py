@@ -444,8 +444,8 @@ class ConversationEngine:
 
     def _with_noted(self, outcome: Outcome, noted: list[str]) -> Outcome:
         """The first reply, led by one line saying what the typed text was understood as."""
-        if not noted or not outcome.replies:
-            return outcome
+        if not noted or not outcome.replies or outcome.replies[0].kind is not ReplyKind.QUESTION:
+            return outcome  # a confirmation or a result already says what was taken
         line = self.messages.text(
             "bot.noted_back"
             if outcome.snapshot.history and self._question(outcome.snapshot)
