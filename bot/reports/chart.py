@@ -5,8 +5,9 @@ pyplot: there is no global figure registry to leak into and no GUI backend to pi
 so rendering is safe in worker threads. matplotlib is imported only when a chart
 is drawn, so importing this module (for the dataclasses or `summary_lines`) is cheap.
 
-Dates on the x axis are shown in the user's time zone; ticks fall on local
-midnights (or the first of a month for long histories).
+Dates on the x axis are shown in the user's time zone and language (CLDR's short
+day and month, "7 Dec", "7. Dez."); ticks fall on local midnights (or the first of a
+month for long histories).
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ def _build_figure(
         as_local(session.at, tz) for session in sessions
     ]
     if moments:
-        _set_date_axis(strip, min(moments).date(), max(moments).date(), tz)
+        _set_date_axis(strip, min(moments).date(), max(moments).date(), tz, messages)
         strip.set_xlabel(messages.text("report.chart.x_label", zone=str(tz.key)), parse_math=False)
     else:
         strip.set_xticks([])
@@ -240,9 +241,10 @@ def _build_figure(
     return figure
 
 
-def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo) -> None:
+def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, messages: Messages) -> None:
     """Whole local days from `first` to `last` (at least a week), ticks at local midnights."""
-    from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
+    from matplotlib.dates import AutoDateLocator, date2num, num2date
+    from matplotlib.ticker import FuncFormatter
 
     days = (last - first).days + 1
     if days < _MIN_SPAN_DAYS:
@@ -256,8 +258,13 @@ def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo) -> None:
     axes.set_xlim(date2num(left), date2num(right))  # type: ignore[no-untyped-call]
     locator = AutoDateLocator(tz=tz, minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
-    pattern = "%d %b" if days <= _LONG_SPAN_DAYS else "%b %Y"
-    axes.xaxis.set_major_formatter(DateFormatter(pattern, tz=tz))  # type: ignore[no-untyped-call]
+    long_span = days > _LONG_SPAN_DAYS
+
+    def label(value: float, position: object = None) -> str:
+        day = num2date(value, tz=tz).date()  # type: ignore[no-untyped-call]
+        return messages.day_month(day, with_year=long_span)
+
+    axes.xaxis.set_major_formatter(FuncFormatter(label))
 
 
 def summary_lines(

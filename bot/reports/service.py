@@ -2,7 +2,8 @@
 
 /progress and /summary only read, so fronts send their output directly rather
 than through the outbox: if a crash interrupts one, the user simply asks again.
-Everything about the routine comes from the person's plan, as on every screen.
+Everything about the routine comes from the person's plan, as on every screen, and
+every word is in the person's language.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from bot.core.answers import AREAS, BOOLEAN_KEYS
 from bot.core.clock import Clock
 from bot.core.content import Content
+from bot.core.locales import user_language
+from bot.core.messages import Messages
 from bot.core.plan.lifecycle import PlanRules
 from bot.core.plan.model import Plan, PlanEvent
 from bot.core.plan.rules import meaningful_change
@@ -44,6 +47,7 @@ class History:
     checkins: list[Checkin]
     sessions: list[Session]
     zone: str
+    language: str = "en"
 
 
 class ReportMaker:
@@ -67,9 +71,13 @@ class ReportMaker:
                 checkins=tx.checkins.answered(user_id),
                 sessions=tx.sessions.of(user_id),
                 zone=tx.users.timezone(user_id) or "UTC",
+                language=user_language(tx, user_id, self.content),
             )
 
         return await self.storage.read(work)
+
+    def messages_for(self, history: History) -> Messages:
+        return self.content.in_language(history.language).messages
 
     @staticmethod
     def points(history: History) -> list[PainPoint]:
@@ -94,7 +102,13 @@ class ReportMaker:
         # Drawing takes about 0.3 s: off the event loop, one chart at a time.
         async with self._drawing:
             return await asyncio.to_thread(
-                render_progress_chart, points, marks, baseline, history.zone, self.messages, margin
+                render_progress_chart,
+                points,
+                marks,
+                baseline,
+                history.zone,
+                self.messages_for(history),
+                margin,
             )
 
     async def progress(self, channel: str, external_id: str) -> tuple[bytes, str] | None:
@@ -104,14 +118,16 @@ class ReportMaker:
             return None
         png = await self.chart(history)
         points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
-        first, second = summary_lines(points, marks, baseline, self.messages, now=self.clock.now())
+        first, second = summary_lines(
+            points, marks, baseline, self.messages_for(history), now=self.clock.now()
+        )
         return png, f"{first}\n{second}"
 
     async def summary(self, channel: str, external_id: str) -> str | None:
         history = await self.history(channel, external_id)
         if history is None or not history.snapshot.answers:
             return None
-        m = self.messages
+        m = self.messages_for(history)
         snapshot = history.snapshot
         result = snapshot.result or {}
         answers = {key: snapshot.answers[key] for key in ANSWER_ORDER if key in snapshot.answers}

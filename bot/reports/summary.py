@@ -21,8 +21,6 @@ from bot.reports.chart import PainPoint, SessionMark, as_local, user_zone
 
 WIDTH: Final[int] = 80
 _COLUMN_GAP: Final[str] = "   "
-_DATE: Final[str] = "%Y-%m-%d"
-_DATE_TIME: Final[str] = "%Y-%m-%d %H:%M"
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,7 @@ def render_summary(data: SummaryData, messages: Messages) -> str:
     out += _wrap(
         messages.text(
             "report.summary.generated",
-            date=as_local(data.generated_at, tz).strftime(_DATE_TIME),
+            date=messages.date_time(data.generated_at, tz),
             zone=tz.key,
         )
     )
@@ -112,7 +110,7 @@ def render_summary(data: SummaryData, messages: Messages) -> str:
             messages.text(
                 "report.summary.latest",
                 pain=latest.pain_now,
-                date=as_local(latest.at, tz).strftime(_DATE),
+                date=messages.date(as_local(latest.at, tz).date()),
             )
         )
     if data.change_verdict:
@@ -152,9 +150,9 @@ def _value(value: object, labels: Mapping[str, str], messages: Messages) -> str:
         items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
         if not items:
             return messages.text("report.none_value")
-        return ", ".join(labels.get(str(item), str(item)) for item in items)
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        return messages.join(labels.get(str(item), str(item)) for item in items)
+    if isinstance(value, int | float):
+        return messages.number(value)
     text = str(value)
     return labels.get(text, text)
 
@@ -173,8 +171,8 @@ def _sessions(sessions: Sequence[SessionMark], tz: ZoneInfo, messages: Messages)
     lines += _wrap(
         messages.text(
             "report.summary.sessions_period",
-            first=moments[0].strftime(_DATE),
-            last=moments[-1].strftime(_DATE),
+            first=messages.date(moments[0].date()),
+            last=messages.date(moments[-1].date()),
         )
     )
     return lines
@@ -189,7 +187,7 @@ def _checkin_table(points: Sequence[PainPoint], tz: ZoneInfo, messages: Messages
     ]
     rows = [
         [
-            as_local(point.at, tz).strftime(_DATE_TIME),
+            messages.date_time(point.at, tz),
             messages.text("report.pain_value", pain=point.pain_now),
             messages.text("report.no_value")
             if point.pain_worst_24h is None

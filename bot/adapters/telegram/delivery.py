@@ -105,6 +105,8 @@ class Screen:
     """Parts of a long reply already sent (after a crash mid-reply, only the rest goes)."""
     proactive: bool = False
     """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
+    language: str | None = None
+    """The language of the reply being sent, when its later edits (a countdown) need it."""
 
 
 CAPTION_LIMIT = 1024
@@ -143,6 +145,7 @@ class Deliverer:
         observer: DeliveryObserver | None = None,
         pictures: PictureSource | None = None,
         messages: Messages | None = None,
+        languages: Callable[[str], Messages] | None = None,
     ) -> None:
         self.bot = bot
         self.storage = storage
@@ -151,6 +154,8 @@ class Deliverer:
         self.observer = observer
         self.pictures = pictures
         self.messages = messages
+        self.languages = languages
+        """The sentences of each language, for a countdown in the language its reply was in."""
         self._timers: set[asyncio.Task[None]] = set()
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -240,6 +245,7 @@ class Deliverer:
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
         screen.proactive = bool(context.get("proactive"))
+        screen.language = context.get("language")
         try:
             if target is not None:
                 # A reminder or check-in answered in place: edit that message, not the question.
@@ -353,16 +359,14 @@ class Deliverer:
 
     # ------------------------------------------------------------ a hold's countdown
 
-    def _start_timer(self, chat_id: int, message_id: int, seconds: int) -> None:
+    def _start_timer(self, chat_id: int, message_id: int, seconds: int, messages: Messages) -> None:
         """Edit the countdown every few seconds until the hold is over. Nothing is stored: after
         a restart mid-hold the message simply stops counting; the session itself is stored."""
-        task = asyncio.ensure_future(self._count_down(chat_id, message_id, seconds))
+        task = asyncio.ensure_future(self._count_down(chat_id, message_id, seconds, messages))
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _count_down(self, chat_id: int, message_id: int, seconds: int) -> None:
-        assert self.messages is not None
-        messages = self.messages
+    async def _count_down(self, chat_id: int, message_id: int, seconds: int, messages: Messages) -> None:
         loop = asyncio.get_running_loop()
         ends = loop.time() + seconds
         while True:
@@ -376,7 +380,8 @@ class Deliverer:
             )
             try:
                 await with_retries(
-                    lambda: self.bot.edit_message_text(text, chat_id, message_id), "editMessageText"
+                    lambda text=text: self.bot.edit_message_text(text, chat_id, message_id),  # type: ignore[misc]
+                    "editMessageText",
                 )
             except (Undeliverable, UserBlocked, TelegramError) as error:
                 log.info("countdown stopped", extra={"error": type(error).__name__})
@@ -401,8 +406,9 @@ class Deliverer:
             sent = await self._send_with_picture(chat_id, reply, screen)
         else:
             sent = await self._send_text(chat_id, reply, screen)
-        if sent is not None and reply.timer and self.messages is not None:
-            self._start_timer(chat_id, sent.message_id, reply.timer)
+        messages = self.languages(screen.language) if self.languages and screen.language else self.messages
+        if sent is not None and reply.timer and messages is not None:
+            self._start_timer(chat_id, sent.message_id, reply.timer, messages)
         return sent
 
     async def _send_text(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
