@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-faults: $(STAMP)
-	$(BIN)/python -m pytest -m faults tests/test_faults.py
+	$(BIN)/python -m pytest -m faults tests/test_faults.py tests/test_postgres_faults.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench

@@ -784,6 +784,13 @@ async def main_async(args: argparse.Namespace) -> int:
         seeded = await asyncio.to_thread(seed, template, plan.stored)
         report.details["seed"] = seeded
         print(f"    {seeded['seconds']:.1f} s, {seeded['file_mb']:.0f} MB", flush=True)
+        if "db" in only:  # PostgreSQL and SQLite side by side (bench/db_figures.py)
+            from bench import db_figures
+
+            db_results = await asyncio.to_thread(db_figures.measure, plan.quick)
+            report.details["db"] = db_results
+            for figure, target, measured in db_figures.rows(db_results):
+                report.add(figure, target, measured)
         if "2" in only:
             await asyncio.to_thread(figure_core, plan, work, template, report)
         if "3" in only or "4" in only:
@@ -858,11 +865,18 @@ def main() -> int:
         "--capacity", type=int, help="reminders due at once in the capacity run (default 10000)"
     )
     parser.add_argument("--capacity-timeout", type=float, help="seconds to wait for them (default 60)")
-    parser.add_argument("--only", help="figures to run, e.g. 1,3 (4 needs 1 or 3)")
+    parser.add_argument(
+        "--only", help="figures to run, e.g. 1,3 (4 needs 1 or 3); db: the PostgreSQL and SQLite figures"
+    )
     parser.add_argument("--profile", action="store_true", help="also write and summarise cProfile runs")
     parser.add_argument("--workdir", help="keep databases and bot logs here instead of a temporary folder")
     parser.add_argument("--output", help=f"where to write the results (default {RESULTS})")
-    return asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    if args.only == "db":  # the database figures alone (bench/db_figures.py): no SQLite template needed
+        from bench import db_figures
+
+        return db_figures.main(args.quick, Path(args.output) if args.output else None)
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

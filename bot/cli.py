@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
 
     chat = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--user", help="whose conversation to use (default: your login name)")
-    chat.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+    chat.add_argument(
+        "--db", help="database file or postgresql:// URL (default: $PSOASBOT_DB or ./data/psoasbot.db)"
+    )
     chat.add_argument(
         "--language",
         help="the language to write in, such as de (default: $PSOASBOT_LANGUAGE or en); /language changes it",
@@ -47,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser("run", help="start the bot (Telegram with a token, else the terminal chat)")
-    run.add_argument("--db", type=Path, help="database file")
+    run.add_argument("--db", help="database file or postgresql:// URL")
     run.add_argument(
         "--webhook",
         metavar="URL",
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "backup", help="copy the SQLite database to PATH, consistently, even while the bot runs"
     )
     backup.add_argument("path", type=Path, metavar="PATH", help="the backup file to write")
-    backup.add_argument("--db", type=Path, help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
+    backup.add_argument("--db", help="database file (default: $PSOASBOT_DB or ./data/psoasbot.db)")
     backup.add_argument("--force", action="store_true", help="replace PATH if it exists")
     return parser
 
@@ -142,7 +144,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         return EXIT_OK
     if args.command == "render-pictures":
         return _render_pictures(core, args.output)
-    database = args.db or settings.database_path
+    database = args.db or settings.database
     if args.command == "run" and settings.telegram_token:
         return _run_telegram(args, settings, core, database)
     if args.command == "run" and (args.webhook or settings.webhook_url):
@@ -158,7 +160,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None), language))
+    return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.db_pool_size, language))
 
 
 def _render_pictures(core: Core, output: Path) -> int:
@@ -185,7 +187,7 @@ def _render_pictures(core: Core, output: Path) -> int:
 def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage import backup
 
-    source = args.db or settings.database_path
+    source = args.db or settings.database
     try:
         size = backup(source, args.path, force=args.force)
     except StorageError as error:
@@ -195,7 +197,7 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: Path) -> int:
+def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, database: str) -> int:
     from bot.adapters.telegram.runner import TelegramSettings, run_telegram
 
     # Flags win over the environment, so .env can hold the webhook settings for `make run`.
@@ -223,16 +225,18 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         outbox_lease_seconds=settings.outbox_lease_seconds,
         broadcast_per_second=settings.broadcast_per_second,
         clock_file=settings.clock_file,
+        db_pool_size=settings.db_pool_size,
+        db_pool_timeout=settings.db_pool_timeout,
     )
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str | Path, user: str | None, language: str) -> int:
+async def _chat(core: Core, database: str, user: str | None, pool_size: int, language: str) -> int:
     from bot.adapters.terminal import TerminalChat
     from bot.core.service import ConversationService
     from bot.storage import open_storage
 
-    storage = await open_storage(database)
+    storage = await open_storage(database, pool_size=pool_size)
     try:
         chat = TerminalChat(ConversationService(core.engine, storage), user, language)
         return await chat.run(sys.stdin, sys.stdout)

@@ -64,7 +64,8 @@ def _number(name: str, default: str, low: float, high: float) -> float:
 
 @dataclass(frozen=True)
 class Settings:
-    database_path: Path
+    database: str
+    """An SQLite file path, or a postgresql:// connection string."""
     content_dir: Path
     flows_dir: Path
     language: str
@@ -82,6 +83,11 @@ class Settings:
     port: int | None = None
     """Webhook mode's public URL and the address its server binds; `psoasbot run` flags win."""
     metrics_host: str = "127.0.0.1"
+    db_pool_size: int = 10
+    """PostgreSQL only: connections (and database worker threads) per process."""
+    db_pool_timeout: float = 30.0
+    """PostgreSQL only: how long a unit of work waits for a connection (while the server is
+    restarting, or every connection is busy) before it fails as transient."""
     metrics_port: int | None = None
     """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
 
@@ -90,7 +96,7 @@ class Settings:
         _load_dotenv(dotenv or Path.cwd() / ".env")
         env = os.environ
         return cls(
-            database_path=Path(env.get("PSOASBOT_DB", "./data/psoasbot.db")),
+            database=env.get("PSOASBOT_DB") or "./data/psoasbot.db",
             content_dir=Path(env.get("PSOASBOT_CONTENT_DIR") or data_dir("content")),
             flows_dir=Path(env.get("PSOASBOT_FLOWS_DIR") or data_dir("flows")),
             language=env.get("PSOASBOT_LANGUAGE", "en"),
@@ -109,4 +115,6 @@ class Settings:
             port=_port("PSOASBOT_PORT"),
             metrics_host=env.get("PSOASBOT_METRICS_HOST") or "127.0.0.1",
             metrics_port=_port("PSOASBOT_METRICS_PORT"),
+            db_pool_size=int(_number("PSOASBOT_DB_POOL_SIZE", "10", 1, 200)),
+            db_pool_timeout=_number("PSOASBOT_DB_POOL_TIMEOUT", "30", 0.1, 600),
         )

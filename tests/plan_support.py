@@ -1,5 +1,6 @@
-"""One user driving the real conversation, plan and scheduler services on a real SQLite
-file, with an injected clock: the reminders, check-ins and plan tests share this."""
+"""One user driving the real conversation, plan and scheduler services on a real database
+(an SQLite file, or a PostgreSQL database where the test asks for `storage_target`), with an
+injected clock: the reminders, check-ins and plan tests share this."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from bot.core.events import Press, Start, Text
 from bot.core.plan.effects import PlanEffects
 from bot.core.plan.scheduler import Scheduler
 from bot.core.plan.service import PlanService
+from bot.core.ports import Storage as Database
 from bot.core.service import ConversationService
-from bot.storage.sqlite import SqliteStorage as Database
+from tests.storage_support import fetch
 from tests.support import FakeClock
 
 TYPICAL = {
@@ -65,7 +67,7 @@ class World:
         return [json.loads(payload) for _, payload in rows]
 
     async def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        return await self.database.read(lambda tx: tx.raw.execute(sql, params).fetchall())
+        return await self.database.read(lambda tx: fetch(tx, self.database, sql, params))
 
     async def check_and_set_reminders(self, zone_text: str = "Berlin", time: str = "18:00") -> None:
         """Finish a typical check, then set reminders with the suggested days."""

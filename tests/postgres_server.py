@@ -122,20 +122,7 @@ class PostgresServer:
                 "--locale=C",
                 "--no-sync",
             )
-            options = (
-                f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            self._run(
-                "pg_ctl",
-                "start",
-                "--wait",
-                "--timeout=60",
-                f"--pgdata={self.data}",
-                f"--log={self.log}",
-                "-o",
-                options,
-            )
+            self._start_server()
             self._run(
                 "createdb",
                 f"--host={self.socket_dir}",
@@ -147,6 +134,34 @@ class PostgresServer:
             self.stop()
             raise
         return self
+
+    @property
+    def options(self) -> str:
+        return (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+
+    def _start_server(self) -> None:
+        self._run(
+            "pg_ctl",
+            "start",
+            "--wait",
+            "--timeout=60",
+            f"--pgdata={self.data}",
+            f"--log={self.log}",
+            "-o",
+            self.options,
+        )
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server as a crash or an operator would (every connection is cut), stay
+        down for `down_seconds`, and start it again on the same port with the same data."""
+        import time
+
+        self._run("pg_ctl", "stop", "--wait", "--timeout=60", "--mode=fast", f"--pgdata={self.data}")
+        time.sleep(down_seconds)
+        self._start_server()
 
     def stop(self) -> None:
         """Stop at once (nothing in it needs a clean shutdown) and delete the folder."""
@@ -198,3 +213,58 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_dsn(postgres_server: PostgresServer) -> str:
     """`postgresql://...` of a private server started once for the whole session."""
     return postgres_server.dsn
+
+
+_TEMPLATE = "psoasbot_template"
+_made: list[int] = [0]
+
+
+def _admin(dsn: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_dsn: str) -> str:
+    """A database migrated once for the session, copied for each test that wants a fresh one."""
+    import asyncio
+
+    from bot.storage.postgres import PostgresStorage
+
+    _admin(postgres_dsn, f"DROP DATABASE IF EXISTS {_TEMPLATE}", f"CREATE DATABASE {_TEMPLATE}")
+    target = postgres_dsn.rsplit("/", 1)[0] + f"/{_TEMPLATE}"
+
+    async def migrate() -> None:
+        async with PostgresStorage(target):
+            pass
+
+    asyncio.run(migrate())
+    return _TEMPLATE
+
+
+def fresh_database(postgres_dsn: str, template: str | None = None) -> str:
+    """A new, empty database on the session server (a copy of `template` when given); its DSN.
+    Copying a migrated template takes a few milliseconds, far less than migrating."""
+    _made[0] += 1
+    name = f"psoasbot_{os.getpid()}_{_made[0]}"
+    source = f" TEMPLATE {template}" if template else ""
+    _admin(postgres_dsn, f"CREATE DATABASE {name}{source}")
+    return postgres_dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_database(postgres_dsn: str, dsn: str) -> None:
+    name = dsn.rsplit("/", 1)[1]
+    _admin(postgres_dsn, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def postgres_database(postgres_dsn: str, postgres_template: str) -> Iterator[str]:
+    """The DSN of a fresh, migrated database of its own for one test, dropped afterwards."""
+    dsn = fresh_database(postgres_dsn, postgres_template)
+    try:
+        yield dsn
+    finally:
+        drop_database(postgres_dsn, dsn)

@@ -99,3 +99,15 @@ def test_backup_of_a_missing_database_says_so_and_creates_nothing(tmp_path: Path
     assert done.returncode == 1
     assert done.stderr.strip() == f"psoasbot backup: there is no database at {missing}"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_backup_of_a_postgresql_database_says_to_use_pg_dump(tmp_path: Path):
+    dsn = "postgresql://psoasbot:secret@db.example.org:5433/psoasbot"
+    done = backup(str(tmp_path / "copy.db"), "--db", dsn)
+    assert done.returncode == 1
+    message = done.stderr.strip()
+    assert message.startswith(
+        "psoasbot backup: postgresql://psoasbot@db.example.org:5433/psoasbot is a PostgreSQL"
+    )
+    assert "pg_dump --format=custom" in message and "secret" not in message
+    assert list(tmp_path.iterdir()) == []

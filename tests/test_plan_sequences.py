@@ -8,13 +8,12 @@ the messages, /routine, and the plan's recorded history.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.core.events import NewCheck, Press, ShowRoutine, Start, Text
-from bot.storage.sqlite import SqliteStorage as Database
+from bot.storage import open_storage
 from tests.plan_support import World, answer_checkin, buttons, fire_session, move_to_next
 from tests.support import FakeClock, reminders_core
 
@@ -27,10 +26,14 @@ def core() -> Any:
 
 
 @pytest.fixture()
-async def world(core: Any, tmp_path: Path):
+async def world(core: Any, storage_target: str):
+    """On every backend: the plan and scheduler flows are the same on SQLite and PostgreSQL."""
     clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))  # a Friday
-    async with Database(tmp_path / "bot.db") as database:
+    database = await open_storage(storage_target)
+    try:
         yield World(core, database, clock)
+    finally:
+        await database.close()
 
 
 async def events(world: World) -> list[str]:

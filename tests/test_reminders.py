@@ -4,6 +4,7 @@ SQLite file, with an injected clock (no test sleeps)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from bot.core.events import ChangeTimezone, Press, ShowRoutine, Start, Text
 from bot.core.plan.scheduler import Scheduler
+from bot.storage import open_storage
 from bot.storage.sqlite import SqliteStorage as Database
 from tests.plan_support import TYPICAL, World, answer_checkin, buttons, fire_session
 from tests.support import FakeClock, reminders_core
@@ -24,10 +26,14 @@ def core():
 
 
 @pytest.fixture()
-async def world(core, tmp_path: Path):
+async def world(core, storage_target: str):
+    """On every backend: the plan and scheduler flows are the same on SQLite and PostgreSQL."""
     clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))  # a Friday
-    async with Database(tmp_path / "bot.db") as database:
+    database = await open_storage(storage_target)
+    try:
         yield World(core, database, clock)
+    finally:
+        await database.close()
 
 
 async def test_setting_reminders_stores_local_time_zone_and_the_right_utc_moment(world: World):
@@ -160,10 +166,13 @@ async def test_after_downtime_a_recent_miss_is_sent_once_and_an_old_one_skipped(
     assert datetime.fromisoformat(due[0][0]) == datetime(2026, 3, 22, 18, 0, tzinfo=UTC)
 
 
-async def test_two_schedulers_on_one_database_send_each_reminder_once(core, tmp_path: Path):
+async def test_two_schedulers_on_one_database_send_each_reminder_once(core, storage_target: str):
     clock = FakeClock(datetime(2026, 3, 20, 9, 0, tzinfo=UTC))
-    path = tmp_path / "bot.db"
-    async with Database(path) as first, Database(path) as second:
+    async with contextlib.AsyncExitStack() as stack:
+        first = await open_storage(storage_target)
+        stack.push_async_callback(first.close)
+        second = await open_storage(storage_target)
+        stack.push_async_callback(second.close)
         users = [World(core, first, clock, user=f"u{n}") for n in range(12)]
         for world in users:
             await world.check_and_set_reminders("UTC", "18:00")
@@ -174,7 +183,7 @@ async def test_two_schedulers_on_one_database_send_each_reminder_once(core, tmp_
         rows = await users[0].rows("SELECT COUNT(*), COUNT(DISTINCT user_id) FROM sessions")
         assert rows == [(12, 12)]
         reminder_messages = await users[0].rows(
-            "SELECT COUNT(*) FROM outbox WHERE payload LIKE '%Time for your routine%'"
+            "SELECT COUNT(*) FROM outbox WHERE CAST(payload AS TEXT) LIKE '%Time for your routine%'"
         )
         assert reminder_messages == [(12,)]
 
@@ -326,7 +335,7 @@ async def test_a_red_flag_typed_after_setting_reminders_pauses_them(world: World
 async def test_a_new_check_with_a_contraindication_removes_ball_work_from_the_plan(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     await world.database.write(
-        lambda tx: tx.raw.execute("UPDATE plans SET routine = 'ball-release', assessed_ball = 1")
+        lambda tx: tx.raw.execute("UPDATE plans SET routine = 'ball-release', assessed_ball = TRUE")
     )
     assert await world.rows("SELECT routine FROM plans") == [("ball-release",)]
     from bot.core.events import NewCheck

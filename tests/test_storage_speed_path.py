@@ -6,7 +6,9 @@ function on aiosqlite's worker thread, through aiosqlite's private
 tests pin that contract, and that the fast path keeps every promise the
 multi-hop path made: one transaction per step, idempotent inputs, outbox rows in
 the same transaction, no transaction left open after a failure (a full disk, a
-failed COMMIT, SQLite's own rollback), writers serialised.
+failed COMMIT, SQLite's own rollback), writers serialised. The promises every backend keeps
+(idempotent inputs, outbox order, whole steps, exact answers) are tested on each backend in
+tests/test_storage.py.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ import aiosqlite
 import pytest
 
 from bot.core.answers import AREAS, BOOLEAN_KEYS
-from bot.core.events import Help, NewCheck, Press, Start, Text
+from bot.core.events import Press, Start, Text
 from bot.core.plan.scheduler import Scheduler
 from bot.core.policy import Urgency
 from bot.core.ports import StorageError
-from bot.core.records import Snapshot
 from bot.core.service import ConversationService
 from bot.core.triage import is_emergency, triage
 from bot.storage.sqlite import SqliteStorage as Database
@@ -190,29 +191,6 @@ async def test_failing_effects_undo_the_whole_step_and_the_update_can_be_retried
         "t", "u1", Press(f"{handled_step(handled) + 1}:y"), inbox_key="k1", outbox_context={}
     )
     assert not again.duplicate and await scalar(database, "SELECT state FROM plans") == "eased"
-
-
-async def test_a_redelivered_update_is_applied_once(database: Database):
-    service = ConversationService(core().engine, database)
-    await service.handle("t", "u1", Start())
-    first = await service.handle("t", "u1", Press("1:y"), inbox_key="u:7", outbox_context={})
-    again = await service.handle("t", "u1", Press("1:y"), inbox_key="u:7", outbox_context={})
-    assert again.duplicate and not again.replies and again.user_id == first.user_id
-    assert await scalar(database, "SELECT step FROM conversations") == 2
-    assert await scalar(database, "SELECT count(*) FROM outbox") == len(first.outbox_ids)
-    assert await scalar(database, "SELECT count(*) FROM inbox") == 1
-
-
-async def test_outbox_ids_follow_the_order_of_the_replies(database: Database):
-    service = ConversationService(core().engine, database)
-    await service.handle("t", "u1", NewCheck(), outbox_context={"n": 1})
-    handled = await service.handle("t", "u1", Help(), outbox_context={"n": 2})  # a note, then the question
-    assert len(handled.outbox_ids) == len(handled.replies) > 1
-    leased = await database.write(lambda tx: tx.outbox.lease(handled.user_id, 60))
-    tail = leased.items[-len(handled.replies) :]
-    assert [item.id for item in tail] == handled.outbox_ids
-    assert [item.payload["text"] for item in tail] == [reply.text for reply in handled.replies]
-    assert all(item.context == {"n": 2} for item in tail)
 
 
 async def test_the_scheduler_claims_a_chunk_of_due_reminders_in_one_hop(database: Database):
@@ -415,62 +393,7 @@ async def test_a_step_waits_for_a_write_transaction_in_progress(database: Databa
     assert handled.user_id == 1 and handled.state == "consent"
 
 
-async def test_concurrent_steps_of_many_users_each_commit_whole(database: Database):
-    service = ConversationService(core().engine, database)
-    users = [f"user{n}" for n in range(20)]
-    await asyncio.gather(
-        *(service.handle("t", user, Start(), inbox_key=f"{user}:1", outbox_context={}) for user in users)
-    )
-    await asyncio.gather(
-        *(service.handle("t", user, Press("1:y"), inbox_key=f"{user}:2", outbox_context={}) for user in users)
-    )
-    assert await scalar(database, "SELECT count(*) FROM conversations WHERE state = 'pain_location'") == 20
-    assert await scalar(database, "SELECT count(*) FROM inbox") == 40
-
-
 # ------------------------------------------------------------ the faster reads and writes
-
-
-async def test_answers_of_any_shape_round_trip_through_the_one_query_load(database: Database):
-    answers: dict[str, Any] = {
-        "fever": True,
-        "trauma": False,
-        "pain_now": 7,
-        "duration_weeks": 0.1,
-        "big": 1e300,
-        "text": 'quotes " and \\ backslash, ünïcödé, emoji 🦴, newline\nand tab\t',
-        "pain_location": ["groin", "hip_front"],
-        "nested": {"a": [1, None, {"b": "c"}]},
-        'odd "key" \\ with ünïcode': None,
-        "": "",
-    }
-
-    def save(tx: Any) -> tuple[int, Snapshot]:
-        user_id = tx.users.get_or_create("t", "u1")
-        check_id = tx.conversations.open_check(user_id, "f")
-        saved = Snapshot(state="pain_now", step=3, history=("consent",), answers=answers, check_id=check_id)
-        tx.conversations.save(user_id, Snapshot(), saved)
-        return user_id, saved
-
-    user_id, saved = await database.write(save)
-    loaded = await database.read(lambda tx: tx.conversations.load_for(user_id))
-    assert await database.read(lambda tx: tx.users.find("t", "u1")) == user_id
-    assert loaded == saved
-    assert list(loaded.answers) == sorted(answers)  # in key order, as the answers table keeps them
-
-
-async def test_a_new_user_and_a_user_with_no_conversation_load_empty(database: Database):
-    def load(tx: Any) -> Any:
-        created = tx.conversations.load("t", "new")
-        again = tx.conversations.load("t", "new")
-        tx.users.set_timezone(created[0], "Europe/Oslo")
-        zoned = tx.conversations.load("t", "new")
-        return created, again, zoned
-
-    created, again, zoned = await database.write(load)
-    assert created[0] == again[0] == zoned[0]
-    assert created[1] == again[1] and created[1].state is None and created[1].answers == {}
-    assert zoned[1].context == {"timezone": "Europe/Oslo"}
 
 
 def test_the_emergency_shortcut_agrees_with_full_triage():

@@ -17,7 +17,10 @@ does it anyway), so one user's inputs are applied one at a time, in order, even
 when several instances receive them.
 
 Every method runs inside the caller's transaction; "now" for stamps is the
-transaction's own time, taken once when it began.
+transaction's own time, taken once when it began. A backend may run `work` again when
+the database rolled the transaction back by itself (a deadlock, a serialization failure)
+or its connection was found dead before COMMIT; so `work` must have no effect outside
+the `Tx` it is given.
 """
 
 from __future__ import annotations
@@ -226,6 +229,14 @@ class MediaStore(Protocol):
     def forget(self, channel: str, key: str) -> None: ...
 
 
+class BroadcastStore(Protocol):
+    def claim(self, spacing: float) -> float:
+        """Take the next start of the proactive-send pace that every process on this database
+        shares: starts are at least `spacing` seconds apart across all of them. Returns how
+        many seconds from now this one's start is (0 or less: at once)."""
+        ...
+
+
 class Tx(Protocol):
     """One transaction's stores."""
 
@@ -247,6 +258,8 @@ class Tx(Protocol):
     def checkins(self) -> CheckinStore: ...
     @property
     def media(self) -> MediaStore: ...
+    @property
+    def broadcast(self) -> BroadcastStore: ...
 
 
 class Storage(Protocol):

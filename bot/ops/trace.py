@@ -31,6 +31,10 @@ class UpdateTrace:
     """The user's id as stored in the database (never a Telegram name)."""
     replied: float | None = None
     """time.monotonic() when the Bot API last accepted a call made for this update."""
+    redeliver: bool = False
+    """Nothing of the update was stored because the database was briefly unavailable (a
+    restart, a lost connection): the transport should have Telegram deliver it again rather
+    than confirm it (the webhook answers 503, polling asks for the same offset again)."""
 
 
 CURRENT: ContextVar[UpdateTrace | None] = ContextVar("psoasbot_update_trace", default=None)
@@ -41,6 +45,15 @@ def note_outcome(outcome: Outcome) -> None:
     trace = CURRENT.get()
     if trace is not None and _SEVERITY[outcome] > _SEVERITY[trace.outcome]:
         trace.outcome = outcome
+
+
+def ask_redelivery() -> bool:
+    """Mark the current update for redelivery; False outside an update (nobody to ask)."""
+    trace = CURRENT.get()
+    if trace is None:
+        return False
+    trace.redeliver = True
+    return True
 
 
 def note_user(user_id: int | None) -> None:

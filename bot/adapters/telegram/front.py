@@ -177,10 +177,13 @@ class TelegramFront:
                 language=user.language_code or "",
             )
         except StorageError as error:
-            # Nothing was stored (the transaction rolled back): say so, so the user can retry.
+            # Nothing was stored (the transaction rolled back). A database that is only briefly
+            # away (restarting, a lost connection) gets the update again from Telegram, applied
+            # once it is back; otherwise say so, so the user can retry.
             log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
             trace.note_outcome("storage_error")
-            await self._say(chat.id, self._messages_in(user.language_code or "").text("bot.storage_error"))
+            if not (error.transient and trace.ask_redelivery()):
+                await self._say(chat.id, self._messages_in(user.language_code or "").text("bot.storage_error"))
             return
         trace.note_user(handled.user_id)
         if handled.duplicate:  # the update's own log line says so (outcome "duplicate")
@@ -245,9 +248,10 @@ class TelegramFront:
                     "could not store a plan answer", extra={"update": update.update_id, "error": str(error)}
                 )
                 trace.note_outcome("storage_error")
-                await self._say(
-                    chat.id, self._messages_in(user.language_code or "").text("bot.storage_error")
-                )
+                if not (error.transient and trace.ask_redelivery()):
+                    await self._say(
+                        chat.id, self._messages_in(user.language_code or "").text("bot.storage_error")
+                    )
                 return
             trace.note_user(handled.user_id)
             if handled.rejected:

@@ -26,14 +26,24 @@ Telegram has answered it, so the figure holds where Telegram measures it: the
 network did in between. (A plain token bucket such as aiolimiter's, which PTB's
 AIORateLimiter uses, lets a full bucket through at once and then refills it:
 up to twice the rate in the first second.)
+
+Several instances of one bot share Telegram's limit, so the spacing is shared too
+(`share_pace`): before each proactive send, an instance takes the next start from
+one row in the database (bot/core/ports.py: BroadcastStore), which moves on by the
+spacing each time anyone takes one. Starts are then evenly spaced across all
+instances together, and the total stays under `per_second` however many run. Each
+instance waits for at most one shared start at a time (the claim is made in turn,
+under the same lock as the local slot), so a large backlog never books starts far
+ahead, and a crashed instance wastes at most one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from telegram.ext import BaseRateLimiter
@@ -44,8 +54,18 @@ BROADCAST = {"broadcast": True}
 HEADROOM = 0.985
 """Sends are spaced for 98.5 % of the limit, so the event loop waking a few milliseconds
 early or late never makes a measured second come out over it."""
+SHARED_HEADROOM = 0.95
+"""The pace shared by several instances is spaced for 95 % of the limit: an instance counts
+its own sends from Telegram's answers, but not the others', so the starts are all the shared
+pace can space, and sends from different processes reach Telegram a little earlier or later
+than they started (one process busier than another). 5 % leaves about 50 ms a second for that."""
 
 JSONResult = bool | dict[str, Any] | list[dict[str, Any]]
+SharedPace = Callable[[float], Awaitable[float]]
+"""Takes the next shared start `spacing` seconds after the last one; seconds to wait for it."""
+SHARED_RETRY_SECONDS = 0.5
+
+log = logging.getLogger("psoasbot.telegram.limits")
 
 
 class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
@@ -68,6 +88,16 @@ class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
         self._last_to_chat: dict[object, float] = {}
         self._chat_turns: dict[object, asyncio.Lock] = {}
         self._chat_waiting: dict[object, int] = {}
+        self._shared: SharedPace | None = None
+
+    @property
+    def spacing(self) -> float:
+        """Seconds between two starts at the configured rate (with the headroom)."""
+        return self.window / (self.slots * HEADROOM)
+
+    def share_pace(self, claim: SharedPace | None) -> None:
+        """Space sends across every instance on one database (see the module docstring)."""
+        self._shared = claim
 
     async def initialize(self) -> None:
         return None
@@ -135,6 +165,8 @@ class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
                     # event loop wakes a little late each time, and that must not add up.
                     on_schedule = now - self._next_start < spacing
                     self._next_start = (self._next_start if on_schedule else now) + spacing
+                    if self._shared is not None:
+                        await self._wait_for_shared_start(self.window / (self.slots * SHARED_HEADROOM))
                     return
                 self._freed.clear()
                 if self._finished:
@@ -142,6 +174,21 @@ class BroadcastLimiter(BaseRateLimiter[dict[str, Any]]):
                     await asyncio.sleep(max(wait, 0.0))
                 else:  # every slot is a send still waiting for Telegram's answer
                     await self._freed.wait()
+
+    async def _wait_for_shared_start(self, spacing: float) -> None:
+        """Take the next start every instance shares and wait for it. While the database
+        cannot be asked (it is restarting), nothing is sent: going on without the shared
+        pace could take the instances together over the limit."""
+        assert self._shared is not None
+        while True:
+            try:
+                wait = await self._shared(spacing)
+                break
+            except Exception as error:
+                log.warning("cannot take a shared broadcast start; waiting", extra={"error": str(error)})
+                await asyncio.sleep(SHARED_RETRY_SECONDS)
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     def _forget_old_chats(self) -> None:
         if len(self._last_to_chat) < 4096:

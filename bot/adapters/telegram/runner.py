@@ -112,6 +112,8 @@ class TelegramSettings:
     webhook_secret: str | None = None
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    db_pool_size: int = 10
+    db_pool_timeout: float = 30.0
 
     @property
     def base_file_url(self) -> str | None:
@@ -121,9 +123,11 @@ class TelegramSettings:
         return f"{stem}/file/bot"
 
 
-def build_application(settings: TelegramSettings, telemetry: Telemetry | None = None) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: TelegramSettings, telemetry: Telemetry | None = None, limiter: BroadcastLimiter | None = None
+) -> Application:  # type: ignore[type-arg]
     # Paces reminders and check-ins only; our own retry policy lives in delivery.py.
-    limiter = BroadcastLimiter(settings.broadcast_per_second)
+    limiter = limiter or BroadcastLimiter(settings.broadcast_per_second)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
@@ -148,9 +152,11 @@ async def process(
     update: Update,
     telemetry: Telemetry | None = None,
     received: float | None = None,
-) -> None:
+) -> bool:
     """Run one update through the handlers, under the per-chat processor; then one log
-    line and the metrics for it. `received`: time.monotonic() when it reached us."""
+    line and the metrics for it. `received`: time.monotonic() when it reached us.
+    Returns False when the update must be delivered again (nothing of it was stored
+    because the database was briefly away)."""
     handled = trace.UpdateTrace(update.update_id, update_kind(update), received or time.monotonic())
     token = trace.CURRENT.set(handled)
     try:
@@ -162,6 +168,7 @@ async def process(
         trace.CURRENT.reset(token)
         if telemetry is not None:
             telemetry.update_handled(handled)
+    return not handled.redeliver
 
 
 async def poll(
@@ -215,8 +222,18 @@ async def poll(
         conflicts = 0
         if not updates:
             continue
-        await asyncio.gather(*(process(application, update, telemetry, received) for update in updates))
+        stored = await asyncio.gather(
+            *(process(application, update, telemetry, received) for update in updates)
+        )
         offset = updates[-1].update_id + 1
+        missed = [update.update_id for update, done in zip(updates, stored, strict=True) if not done]
+        if missed:
+            # The database was briefly away: ask for the first update not stored again (those
+            # after it that were stored are recognised by their ids and applied once).
+            offset = min(missed)
+            log.warning("updates not stored; asking for them again", extra={"updates": len(missed)})
+            await _pause(backoff, stop)
+            backoff = min(backoff * 2, 30)
     if offset is not None:  # tell Telegram the last batch is done, so it is not redelivered
         with contextlib.suppress(Exception):
             await bot.get_updates(offset=offset, timeout=0)
@@ -247,7 +264,9 @@ async def serve_webhook(
             return web.Response(status=400, text="bad update")
         if update is None:
             return web.Response(status=400, text="bad update")
-        await process(application, update, telemetry, received)
+        if not await process(application, update, telemetry, received):
+            # Not stored (the database is restarting): Telegram delivers it again later.
+            return web.Response(status=503, text="not stored, deliver again")
         return web.Response(status=200, text="ok")
 
     app = web.Application(client_max_size=1024 * 1024)
@@ -296,8 +315,14 @@ async def run_telegram(core: Core, database: str | Path, settings: TelegramSetti
     clock: Clock = FileClock(settings.clock_file) if settings.clock_file else SystemClock()
     metrics = Metrics()
     telemetry = Telemetry(metrics, clock)
-    application = build_application(settings, telemetry)
-    storage = await open_storage(database)
+    limiter = BroadcastLimiter(settings.broadcast_per_second)
+    application = build_application(settings, telemetry, limiter)
+    storage = await open_storage(
+        database, pool_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout
+    )
+    # The broadcast limit is Telegram's for the bot, not per process: every instance on this
+    # database takes its proactive sends' starts from one shared pace (see limits.py).
+    limiter.share_pace(lambda spacing: storage.write(lambda tx: tx.broadcast.claim(spacing)))
     try:
         return await _run(application, core, storage, settings, clock, stop, metrics, telemetry)
     finally:

@@ -3,7 +3,7 @@
 `PRAGMA user_version` holds how many have been applied. Each entry runs in its own
 transaction. (Numbered SQL lists rather than Alembic: the schema is small, there is
 no ORM whose models Alembic could compare against, and the two backends keep their
-own lists side by side, each in its own SQL dialect; tests/test_storage.py checks
+own lists side by side, each in its own SQL dialect; tests/test_storage_backends.py checks
 that both end up with the same tables and columns.)
 """
 
@@ -272,6 +272,15 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             created_at TEXT NOT NULL,
             PRIMARY KEY (channel, key)
         ) WITHOUT ROWID
+        """,
+    ),
+    # 6: the broadcast pace every process on the database shares (bot/core/ports.py: BroadcastStore).
+    (
+        """
+        CREATE TABLE broadcast_pace (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            next_at REAL NOT NULL
+        )
         """,
     ),
 )

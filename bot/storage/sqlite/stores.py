@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -828,6 +829,19 @@ class Media(_Store):
         self.raw.execute("DELETE FROM media WHERE channel = ? AND key = ?", (channel, key))
 
 
+class Broadcast(_Store):
+    def claim(self, spacing: float) -> float:
+        # One row: the earliest moment the next proactive send may start, for every process
+        # on this file (epoch seconds). Taking a start moves it on by `spacing`.
+        now = time.time()
+        row = self.raw.execute(
+            "INSERT INTO broadcast_pace (id, next_at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+            "next_at = max(next_at, ?) + ? RETURNING next_at",
+            (now + spacing, now, spacing),
+        ).fetchone()
+        return float(row[0]) - spacing - now
+
+
 class SqliteTx:
     """The stores of one transaction on one sqlite3 connection.
 
@@ -847,6 +861,7 @@ class SqliteTx:
         self.sessions = Sessions(self)
         self.checkins = Checkins(self)
         self.media = Media(self)
+        self.broadcast = Broadcast(self)
 
     def begin(self) -> SqliteTx:
         self.stamp = now_text()
