@@ -320,6 +320,25 @@ async def test_a_new_user_and_a_user_with_no_conversation_load_empty(storage: St
     assert zoned[1].context == {"timezone": "Europe/Oslo", "quiet": ["23:00", "06:30"]}
 
 
+async def test_a_chosen_language_wins_over_what_the_app_reports(storage: Storage):
+    """What the app reports is kept for later messages, until the person chooses one."""
+
+    def steps(tx: Tx) -> list[str | None]:
+        user = tx.users.get_or_create("t", "polyglot")
+        seen = []
+        tx.users.set_language(user, "de", chosen=False)
+        seen.append(tx.users.language(user))
+        tx.users.set_language(user, "es", chosen=False)  # the phone's language changed
+        seen.append(tx.users.language(user))
+        tx.users.set_language(user, "en")  # chosen with /language
+        tx.users.set_language(user, "de", chosen=False)
+        seen.append(tx.users.language(user))
+        seen.append(tx.users.language(user + 1000))
+        return seen
+
+    assert await storage.write(steps) == ["de", "es", "en", None]
+
+
 async def test_records_come_back_the_same_on_every_backend(storage: Storage):
     """Times in UTC to the second, flags as booleans, JSON as it went in."""
     moment = datetime(2026, 3, 29, 1, 30, 15, 987654, tzinfo=UTC)

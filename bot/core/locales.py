@@ -113,13 +113,20 @@ def babel_problem(code: str, entries: Mapping[str, Entry]) -> str | None:
 
 
 def plural_groups(entries: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
-    """Keys written once per plural category ({one: ..., other: ...}), by their stem."""
+    """Keys written once per plural category ({one: ..., other: ...}), by their stem: every
+    key under the stem is a category, `other` among them (so the options female, male and
+    other of a question are not one)."""
     children: dict[str, dict[str, Entry]] = {}
     for key, value in entries.items():
         stem, _, last = key.rpartition(".")
-        if stem and last in PLURAL_CATEGORIES:
+        if stem:
             children.setdefault(stem, {})[last] = value
-    return {stem: forms for stem, forms in children.items() if "other" in forms}
+    below = {key.rpartition(".")[0].rpartition(".")[0] for key in entries}
+    return {
+        stem: forms
+        for stem, forms in children.items()
+        if "other" in forms and set(forms) <= PLURAL_CATEGORIES and stem not in below
+    }
 
 
 def used_categories(code: str, entries: Mapping[str, Entry]) -> frozenset[str]:
