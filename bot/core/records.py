@@ -31,6 +31,13 @@ class Snapshot:
     """Conversation-level facts outside any check: the time zone, quiet hours, set-up answers."""
 
 
+def stored_context(snapshot: Snapshot) -> dict[str, Any]:
+    """The context as a conversation row keeps it: without the quiet hours, whose one home is
+    the user row (loading merges them back), so a copy can never go stale or change on a
+    read-only step."""
+    return {key: value for key, value in snapshot.context.items() if key != "quiet"}
+
+
 @dataclass(frozen=True)
 class Reminder:
     """A repeating reminder (a session or the weekly check-in) or a one-off (snooze, day-after)."""

@@ -380,7 +380,7 @@ class Deliverer:
             )
             try:
                 await with_retries(
-                    lambda text=text: self.bot.edit_message_text(text, chat_id, message_id),  # type: ignore[misc]
+                    lambda shown=text: self.bot.edit_message_text(shown, chat_id, message_id),  # type: ignore[misc]
                     "editMessageText",
                 )
             except (Undeliverable, UserBlocked, TelegramError) as error:

@@ -37,6 +37,7 @@ from bot.core.records import (
     Reminder,
     Session,
     Snapshot,
+    stored_context,
 )
 
 
@@ -307,7 +308,7 @@ class Conversations(_Store):
                 json.dumps(list(after.pending)),
                 json.dumps(after.result) if after.result is not None else None,
                 after.flow,
-                json.dumps(after.context),
+                json.dumps(stored_context(after)),
                 stamp,
             ),
         )

@@ -28,6 +28,7 @@ from bot.core.records import (
     Reminder,
     Session,
     Snapshot,
+    stored_context,
 )
 
 
@@ -280,7 +281,7 @@ class Conversations(_Store):
                 json.dumps(list(after.pending)),
                 json.dumps(after.result) if after.result is not None else None,
                 after.flow,
-                json.dumps(after.context),
+                json.dumps(stored_context(after)),
                 stamp,
             ),
         )
