@@ -183,7 +183,9 @@ class TelegramFront:
             log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
             trace.note_outcome("storage_error")
             if not (error.transient and trace.ask_redelivery()):
-                await self._say(chat.id, self._messages_in(user.language_code or "").text("bot.storage_error"))
+                await self._say(
+                    chat.id, self._messages_in(user.language_code or "").text("bot.storage_error")
+                )
             return
         trace.note_user(handled.user_id)
         if handled.duplicate:  # the update's own log line says so (outcome "duplicate")
