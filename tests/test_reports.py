@@ -228,7 +228,7 @@ def test_dates_are_in_the_users_zone(messages: Messages, zone: str, label: str) 
         assert (at.hour, at.minute) == (0, 0)
     labels = [text.get_text() for text in axis.get_ticklabels()]
     assert label in labels
-    assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone=zone)
+    assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone=messages.zone(zone))
 
 
 def test_unknown_zone_falls_back_to_utc_and_says_so(messages: Messages) -> None:
@@ -357,7 +357,7 @@ def test_summary_has_every_section(messages: Messages) -> None:
     assert underlined(text, messages.text("report.summary.title"), "=")
     for key in ("answers", "result", "routine", "sessions", "checkins", "trend"):
         assert underlined(text, messages.text(f"report.summary.{key}_heading"), "-"), key
-    assert "Generated: 21/03/2024, 08:30 (Asia/Tokyo)" in text  # CLDR's en_GB short format
+    assert "Generated: 21/03/2024, 08:30 (Tokyo)" in text  # CLDR's en_GB short format, the city
     assert "<" not in text and ">" not in text  # no HTML
     assert text.endswith("\n")
 

@@ -424,7 +424,7 @@ def _offset_label(total_minutes: int) -> str:
     return f"UTC{sign}{hours:02d}:{minutes:02d}"
 
 
-def _label(zone: str) -> str:
+def zone_label(zone: str) -> str:
     """How to show a zone: its IANA name, or "UTC+02:00" for the sign-inverted Etc/GMT zones."""
     if zone in _UTC_NAMES:
         return "UTC"
@@ -479,7 +479,7 @@ def parse_zone(text: str, aliases: ZoneAliases) -> ZoneMatch | None:
         return None
     if zone in _UTC_NAMES:
         return ZoneMatch("UTC", "UTC")
-    return ZoneMatch(zone, _label(zone))
+    return ZoneMatch(zone, zone_label(zone))
 
 
 # ---------------------------------------------------------------- timezones.yaml

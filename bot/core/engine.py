@@ -280,7 +280,7 @@ class ConversationEngine:
             return self._finish_review(snapshot, action == "resume_plan", plan, now)
         if action == "save_timezone":
             effect: dict[str, Any] = {"type": "set_timezone", "timezone": zone}
-            reply = self.present.info("reminders.timezone_saved", zone=zone)
+            reply = self.present.info("reminders.timezone_saved", zone=self.messages.zone(zone))
         elif action == "save_quiet_hours":
             start, end = str(context.get("quiet_hours", "22:00-07:00")).split("-")
             effect = {"type": "set_quiet_hours", "start": start, "end": end}
@@ -312,7 +312,7 @@ class ConversationEngine:
                 "reminders.saved",
                 days=self._day_names(days),
                 time=self._shown_time(context.get("reminder_time")),
-                zone=zone,
+                zone=self.messages.zone(zone),
             )
             if not (plan is not None and plan.state.sends_reminders):
                 # Only possible with a forged or very old button; never exercise reminders then.

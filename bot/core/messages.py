@@ -23,9 +23,19 @@ from string import Formatter
 from typing import Any, Final, Protocol
 
 from babel import Locale
-from babel.dates import format_date, format_datetime, format_skeleton, format_time, get_day_names
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_day_names,
+    get_timezone,
+    get_timezone_location,
+)
 from babel.lists import format_list
 from babel.numbers import format_decimal
+
+from bot.core.clock import zone_label
 
 # Keys the code itself needs, beyond those implied by content (questions, rules, exercises).
 CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
@@ -295,6 +305,17 @@ class Messages:
     def day_month(self, day: dt.date, *, with_year: bool = False) -> str:
         """A short date for a chart's axis ("7 Dec", "7. Dez."; "Dec 2026" with the year)."""
         return str(format_skeleton("yMMM" if with_year else "MMMd", day, locale=self.locale))
+
+    def zone(self, name: str) -> str:
+        """A time zone by its city as this language writes it ("Berlin", "Nueva York",
+        "Kalkutta"); UTC and fixed offsets as "UTC" and "UTC+02:00"."""
+        label = zone_label(name)
+        if label != name or "/" not in name:
+            return label
+        try:
+            return str(get_timezone_location(get_timezone(name), locale=self.locale, return_city=True))
+        except (LookupError, ValueError):
+            return name
 
     def join(self, items: Iterable[str]) -> str:
         """Several items in one sentence ("Mon, Wed and Fri", "Mo, Mi und Fr")."""

@@ -225,7 +225,9 @@ def _build_figure(
     ]
     if moments:
         _set_date_axis(strip, min(moments).date(), max(moments).date(), tz, messages)
-        strip.set_xlabel(messages.text("report.chart.x_label", zone=str(tz.key)), parse_math=False)
+        strip.set_xlabel(
+            messages.text("report.chart.x_label", zone=messages.zone(str(tz.key))), parse_math=False
+        )
     else:
         strip.set_xticks([])
     main.tick_params(axis="x", labelbottom=False)

@@ -54,7 +54,7 @@ def render_summary(data: SummaryData, messages: Messages) -> str:
         messages.text(
             "report.summary.generated",
             date=messages.date_time(data.generated_at, tz),
-            zone=tz.key,
+            zone=messages.zone(tz.key),
         )
     )
 

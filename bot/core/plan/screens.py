@@ -185,7 +185,7 @@ class PlanScreens:
                 f"plan.reminder_line.{item.kind}",
                 days=days,
                 time=m.time(local) if local is not None else item.local_time,
-                zone=item.timezone,
+                zone=m.zone(item.timezone),
                 status=status,
             )
             toggle = ("r", "plan.button.resume") if item.status == "paused" else ("p", "plan.button.pause")
