@@ -24,6 +24,7 @@ from bot.core.content import ContentError
 from bot.core.events import ChooseLanguage, Event, Press, Start
 from bot.core.records import Snapshot
 from bot.core.replies import Reply
+from bot.reports.service import ReportMaker
 from bot.storage import open_storage
 from tests.locale_support import PSEUDO_NAME, content_with_pseudo_language, english_words, pseudo
 from tests.plan_support import TYPICAL, World, fire_session, move_to_next
@@ -96,6 +97,11 @@ def test_dates_times_numbers_weekdays_and_plurals_come_from_cldr(core: Core) -> 
         "3 times",
     )
     assert german.plural("dose.repetitions", 1) == pseudo("once")
+    assert (english.zone("Asia/Kolkata"), german.zone("Asia/Kolkata"), german.zone("Etc/GMT-2")) == (
+        "Kolkata",
+        "Kalkutta",
+        "UTC+02:00",
+    )
 
 
 def test_time_words_and_place_names_are_each_languages_own(core: Core) -> None:
@@ -166,6 +172,16 @@ async def test_reminders_and_check_ins_arrive_in_the_persons_language(core: Core
         sent = await world.new_messages()  # the next morning's reminder comes first, at 07:30
         checkin = next(m for m in sent if m["buttons"][0][0][0].startswith("c:"))
         assert checkin["text"].endswith(pseudo("(the worst you can imagine)?")), checkin["text"]
+        [worst] = await world.press_plan(checkin["buttons"][0][3][0])  # pain now 3
+        await world.press_plan(worst["buttons"][0][4][0])  # the worst in 24 hours, 4
+        reports = ReportMaker(core.content, storage, world.clock, core.plan_rules)
+        progress = await reports.progress("telegram", world.user)
+        summary = await reports.summary("telegram", world.user)
+        assert progress is not None and summary is not None
+        assert progress[1].startswith(pseudo("Pain now 3/10, down from 4/10")), progress[1]
+        assert pseudo("Pain self-report from psoasbot") in summary and "{" not in summary
+        city = core.content.in_language("de").messages.zone("Europe/London")  # CLDR's name for London
+        assert not english_words(progress[1] + summary.replace(city, "")), summary
     finally:
         await storage.close()
 

@@ -158,7 +158,10 @@ class ReportMaker:
         verdict = None
         if points and baseline is not None:
             change = meaningful_change(baseline, points[-1].pain_now, self.content.checkin_rules)
-            verdict = m.text(f"report.change.{change}")
+            rules = self.content.checkin_rules
+            verdict = m.text(
+                f"report.change.{change}", points=rules.change_points, percent=rules.change_percent
+            )
         data = SummaryData(
             generated_at=self.clock.now(),
             zone=history.zone,
