@@ -297,6 +297,14 @@ def test_a_broken_placeholder_is_refused_with_file_and_key(broken: Path) -> None
     )
 
 
+def test_a_broken_placeholder_in_a_button_label_is_reported_not_a_crash(broken: Path) -> None:
+    edit_german(broken, lambda d: d["plan"]["button"].__setitem__("snooze", "⏰ {minuten} Min."))
+    assert any(
+        p.startswith("content/messages/de.yaml: plan.button.snooze: placeholders differ")
+        for p in problems(broken)
+    )
+
+
 def test_a_button_label_too_long_for_a_phone_names_the_file_and_key(broken: Path) -> None:
     edit_german(
         broken, lambda d: d["plan"]["button"].__setitem__("skip", "Heute bitte einmal auslassen, danke")

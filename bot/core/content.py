@@ -8,6 +8,7 @@ fix it without reading Python. Nothing here knows about any chat front.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -839,7 +840,8 @@ def _check_labels(content: Content, found: _Collector) -> None:
 
     def shown(key: str, **params: object) -> None:
         if m.has(key):
-            labels.append((key, m.text(key, **params)))
+            with contextlib.suppress(KeyError, IndexError, ValueError):  # a broken placeholder:
+                labels.append((key, m.text(key, **params)))  # reported by the language's checks
 
     plurals = locales.plural_groups(m.entries)
     for key in (*BUTTON_LABEL_KEYS, *(k for k in m.entries if k.startswith(BUTTON_LABEL_PREFIXES))):
@@ -849,7 +851,8 @@ def _check_labels(content: Content, found: _Collector) -> None:
         exercise.dose.hold_seconds for exercise in content.exercises.values() if exercise.dose.hold_seconds
     }
     for stem in (stem for stem in plurals if stem.startswith(BUTTON_LABEL_PREFIXES)):
-        labels += [(stem, m.plural(stem, hold)) for hold in sorted(holds)]
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            labels += [(stem, m.plural(stem, hold)) for hold in sorted(holds)]
     for question in content.questions.values():
         for option in question.options:
             shown(option.label_key)
