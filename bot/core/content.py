@@ -829,6 +829,7 @@ BUTTON_LABEL_KEYS = (
     "plan.hurt_not_sure_which",
 )
 BUTTON_LABEL_PREFIXES = ("plan.button.", "guide.button.", "routine_view.button.")
+COMMAND_LIMIT = 256
 
 
 def _check_labels(content: Content, found: _Collector) -> None:
@@ -869,6 +870,14 @@ def _check_labels(content: Content, found: _Collector) -> None:
             longest[key] = label
     for key, problem in locales.label_problems(longest.items()):
         found.add(path, key, problem)
+    for key in (key for key in m.entries if key.startswith("telegram.command.")):
+        description = m.text(key)  # Telegram refuses a whole menu over one that is too long
+        if not 1 <= len(description) <= COMMAND_LIMIT:
+            found.add(
+                path,
+                key,
+                f"a command's description has 1 to {COMMAND_LIMIT} characters, not {len(description)}",
+            )
 
 
 def _check_safe_routines(content: Content, path: Path, found: _Collector) -> None:
