@@ -76,7 +76,7 @@ async def test_switching_language_mid_check_keeps_the_answers_and_asks_again(sta
     for label, expect in TYPICAL_TAPS[:4]:
         await user.tap(label, expect)
     menu = await user.command("/language", "Which language would you like me to use?")
-    assert menu.button_texts == ["✓ English", PSEUDO_NAME]
+    assert menu.button_texts[0] == "✓ English" and PSEUDO_NAME in menu.button_texts
     mark = standin.mark()
     await user.tap(PSEUDO_NAME, pseudo("How does sitting affect it?"))
     switched = [m for m in standin.messages(user.chat_id) if m.sent_seq > mark]
