@@ -14,6 +14,12 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The bench also runs peers (aiogram) beside psoasbot: the `bench` extra, installed only here.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
 run: $(STAMP)
 	$(BIN)/psoasbot run
 
@@ -33,7 +39,7 @@ validate: $(STAMP)
 graph: $(STAMP)
 	$(BIN)/psoasbot graph
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 
 # A consistent copy of $PSOASBOT_DB (safe while the bot runs) into backups/, named by the time.

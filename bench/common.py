@@ -84,6 +84,7 @@ def machine() -> dict[str, Any]:
     import sqlite3
 
     return {
+        "commit": commit(),
         "cores": os.cpu_count(),
         "cpu_model": model,
         "ram_gb": round(total_kb / 1024 / 1024, 1),
@@ -93,6 +94,23 @@ def machine() -> dict[str, Any]:
         "libraries": versions,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def commit() -> str | None:
+    """The checkout's commit, "+changes" when tracked files differ from it, so a reference run
+    names the code it measured; None outside a git checkout."""
+    import subprocess
+
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{head}+changes" if changed else head
 
 
 def pin_to_one_core() -> int | None:

@@ -22,6 +22,7 @@ from typing import Any
 from bench.common import cpu_seconds, latency_summary, main_thread_share, thread_cpu_seconds
 from bench.harness import BotUnderTest, MeasuredStandIn
 from tests.standin import Call
+from tests.telegram_support import TYPICAL_TAPS
 
 Expect = Callable[[str, int], bool]
 
@@ -37,25 +38,12 @@ def _contains(fragment: str) -> Expect:
     return lambda text, _update: fragment in text
 
 
-# The typical self-care check of tests/telegram_support.py: /start and 15 taps.
+# The typical self-care check of tests/telegram_support.py: /start and 15 taps. The last tap shows
+# the result and then the routine (one message): the reply is complete when the routine arrives.
 PSOASBOT_SCRIPT: list[Step] = [
     Step("text", "/start", _contains("Shall we start?")),
-    Step("press", "Yes, let's start", _contains("Where do you feel the pain?")),
-    Step("press", "Front of the hip", _contains("Where do you feel the pain?")),
-    Step("press", "Done ✓", _contains("Does the pain spread")),
-    Step("press", "None of these", _contains("How does sitting affect it?")),
-    Step("press", "Worse while sitting and when I get up", _contains("How long have you had this pain?")),
-    Step("press", "1 to 3 weeks", _contains("How bad is the pain")),
-    Step("press", "3", _contains("Do any of these apply to you right now?")),
-    Step("press", "No", _contains("Do any of these apply to you?")),
-    Step("press", "No", _contains("Some kinds of exercise need care")),
-    Step("press", "No", _contains("How old are you?")),
-    Step("press", "30 to 49", _contains("Which best describes you?")),
-    Step("press", "Woman", _contains("What does a normal week look like")),
-    Step("press", "Mostly sitting (desk, driving, sofa)", _contains("already checked this same pain")),
-    Step("press", "No", _contains("anything else about the pain")),
-    # The last tap shows the result and then the routine: the reply is complete with the routine.
-    Step("press", "Skip", _contains("Safety notes")),
+    *(Step("press", label, _contains(expect)) for label, expect in TYPICAL_TAPS[:-1]),
+    Step("press", TYPICAL_TAPS[-1][0], _contains("Here is a routine")),
 ]
 
 

@@ -36,8 +36,7 @@ def count_hops() -> None:
     """Count hand-offs to aiosqlite's thread (every execute, fetch and `on_worker` call is one).
 
     `Connection._execute` is aiosqlite's private queueing method, the one place every
-    hand-off goes through (bot/storage/database.py's `on_worker` uses it too, and
-    tests/test_storage_speed_path.py checks it still exists).
+    hand-off goes through (bot/storage/sqlite/connection.py's `on_worker` uses it too).
     """
     import aiosqlite
 
@@ -65,7 +64,7 @@ async def trace_statements(database: Any, on: bool) -> None:
     about a fifth of a step (sqlite3 expands every statement's parameters into
     text for it), so statements are counted in a run of their own, not the timed one.
     """
-    from bot.storage.database import on_worker
+    from bot.storage.sqlite.connection import on_worker
 
     callback = _count_statement if on else None
     await on_worker(database.connection, lambda raw: raw.set_trace_callback(callback))
@@ -75,7 +74,7 @@ async def start_profiling(database: Any) -> tuple[Any, Any]:
     """cProfile the main thread and the database thread, where a step's work now runs."""
     import cProfile
 
-    from bot.storage.database import on_worker
+    from bot.storage.sqlite.connection import on_worker
 
     main, worker = cProfile.Profile(), cProfile.Profile()
     await on_worker(database.connection, lambda _raw: worker.enable())
@@ -87,7 +86,7 @@ async def stop_profiling(database: Any, profilers: tuple[Any, Any], path: Path) 
     """Both threads' profiles in one file (the main thread's idle time shows as epoll)."""
     import pstats
 
-    from bot.storage.database import on_worker
+    from bot.storage.sqlite.connection import on_worker
 
     main, worker = profilers
     main.disable()
@@ -113,13 +112,12 @@ def count_machines() -> None:
 async def run(
     db: Path, seconds: float, users: int, mode: str, seed_base: int, profile: Path | None = None
 ) -> dict[str, Any]:
-    from bot.storage.database import Database
-
     from bench.conversation import PSOASBOT_SCRIPT
     from bench.seed import button_data
     from bot.core.app import build_core
     from bot.core.events import NewCheck, Press, Start
     from bot.core.service import ConversationService
+    from bot.storage.sqlite import SqliteStorage
 
     machines_before_build = MACHINES_BUILT
     core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
@@ -131,7 +129,7 @@ async def run(
     steps = 0
     front = mode == "front"
 
-    async with Database(db) as database:
+    async with SqliteStorage(db) as database:
         service = ConversationService(core.engine, database)
 
         where: dict[str, tuple[int, Any]] = {}

@@ -121,7 +121,8 @@ def main(quick: bool = False, output: Path | None = None) -> int:
     print()
     for figure, _target, measured in table:
         print(f"{figure.ljust(width)}  {measured}")
-    target = output or ROOT / "bench" / "results-db.json"
+    target = output or ROOT / "bench" / "out" / "results-db.json"  # ignored by git, as results.json
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({"results": results, "table": table}, indent=2) + "\n", encoding="utf-8")
     print(f"\nwritten to {target}")
     return 0

@@ -7,6 +7,8 @@ polling loop that confirms a batch only after it is handled), so the difference
 in CPU per update between the two is psoasbot's own work: the core, SQLite, the
 inbox/outbox and the per-chat ordering.
 
+  BENCH_HTTP=httpx|aiohttp   python-telegram-bot's request class: its default (httpx, the
+                             "PTB floor") or psoasbot's AiohttpRequest (the same-transport floor)
   BENCH_PROFILE=path         write a cProfile of the whole run to path
 """
 
@@ -28,6 +30,8 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+
+from bot.adapters.telegram.aiohttp_request import use_http_client
 
 QUESTION = (
     "Question {n}. This stands in for one of psoasbot's questions: a sentence or two of text, "
@@ -62,19 +66,24 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def build() -> Application:  # type: ignore[type-arg]
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(os.environ["TELEGRAM_BOT_TOKEN"])
         .base_url(os.environ["TELEGRAM_BASE_URL"])
         .updater(None)
         .concurrent_updates(256)
-        .connect_timeout(10)
-        .read_timeout(15)
-        .write_timeout(15)
-        .pool_timeout(10)
-        .connection_pool_size(64)
-        .build()
     )
+    client = os.environ.get("BENCH_HTTP", "httpx")
+    # The same pool size and timeouts as bot/adapters/telegram/runner.py, on the chosen class.
+    application = use_http_client(
+        builder,
+        "aiohttp" if client == "aiohttp" else "httpx",
+        connection_pool_size=64,
+        connect_timeout=10,
+        read_timeout=15,
+        write_timeout=15,
+        pool_timeout=10,
+    ).build()
     application.add_handler(CallbackQueryHandler(on_button))
     application.add_handler(MessageHandler(filters.TEXT, on_text))
     return application

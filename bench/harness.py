@@ -99,7 +99,12 @@ class MeasuredStandIn:
 
 
 class BotUnderTest:
-    """One bot process: `python -m bot run` as shipped, or a bench launcher."""
+    """One bot process. Kinds: `psoasbot` (`python -m bot run` as shipped, on aiohttp),
+    `psoasbot-launcher` (the same under bench/launch_bot.py, which can profile it),
+    `psoasbot-httpx` (the launcher with PSOASBOT_HTTP=httpx, python-telegram-bot's default
+    request class: psoasbot as it was before AiohttpRequest), `floor` (bench/floor_bot.py on
+    python-telegram-bot's default httpx), `floor-aiohttp` (the same floor on AiohttpRequest)
+    and `floor-aiogram` (bench/aiogram_floor.py)."""
 
     def __init__(
         self,
@@ -123,6 +128,9 @@ class BotUnderTest:
             "PSOASBOT_DB": str(self.db),
             "PSOASBOT_POLL_TIMEOUT": "10",
             "PSOASBOT_LOG_LEVEL": "WARNING",
+            # Each kind names its HTTP layer outright, whatever the bench itself was started with.
+            "PSOASBOT_HTTP": "httpx" if kind == "psoasbot-httpx" else "aiohttp",
+            "BENCH_HTTP": "aiohttp" if kind == "floor-aiohttp" else "httpx",
             **(env or {}),
         }
         self.process: asyncio.subprocess.Process | None = None
@@ -133,10 +141,12 @@ class BotUnderTest:
     def command(self) -> list[str]:
         if self.kind == "psoasbot":
             return [sys.executable, "-m", "bot", "run"]
-        if self.kind == "psoasbot-launcher":
+        if self.kind in ("psoasbot-launcher", "psoasbot-httpx"):
             return [sys.executable, "-m", "bench.launch_bot"]
-        if self.kind == "floor":
+        if self.kind in ("floor", "floor-aiohttp"):
             return [sys.executable, "-m", "bench.floor_bot"]
+        if self.kind == "floor-aiogram":
+            return [sys.executable, "-m", "bench.aiogram_floor"]
         raise ValueError(self.kind)
 
     async def start(self, timeout: float = 60.0) -> dict[str, float]:

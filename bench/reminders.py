@@ -157,9 +157,10 @@ async def run_delivery(
     return result
 
 
-async def send_floor(count: int, first_chat: int = 900_000_000) -> dict[str, Any]:
-    """bench/send_floor.py against a fresh stand-in: python-telegram-bot alone, sending `count`
-    reminder-sized messages as fast as it can, in a process of its own."""
+async def send_floor(count: int, first_chat: int = 900_000_000, http: str = "httpx") -> dict[str, Any]:
+    """bench/send_floor.py against a fresh stand-in: a library alone (python-telegram-bot on
+    `http` = httpx or aiohttp, or aiogram), sending `count` reminder-sized messages as fast as
+    it can, in a process of its own."""
     async with MeasuredStandIn() as standin:
         for chat_id in range(first_chat, first_chat + count):
             standin.standin.add_user(chat_id)
@@ -167,7 +168,7 @@ async def send_floor(count: int, first_chat: int = 900_000_000) -> dict[str, Any
         started = time.monotonic()
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bench.send_floor", "--base-url", standin.base_url,
-            "--first-chat", str(first_chat), "--count", str(count),
+            "--first-chat", str(first_chat), "--count", str(count), "--http", http,
             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

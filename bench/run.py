@@ -1,6 +1,7 @@
 """psoasbot benchmarks: `make bench`, or `python -m bench.run [--quick] [--users N] ...`.
 
-Prints a table (figure, target, measured, ratio, result) and writes bench/results.json.
+Prints a table (figure, target, measured, ratio, result) and writes bench/out/results.json (not
+tracked by git; `--save-reference` also writes bench/reference/<date>.json, to commit on purpose).
 Everything runs on this machine against 127.0.0.1: the Bot API stand-in of tests/standin
 in this process, each bot in a subprocess of its own. See the module docstrings of
 bench/conversation.py, bench/reminders.py, bench/core_worker.py and bench/tick_worker.py
@@ -17,6 +18,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +32,10 @@ from typing import Any
 
 from bench.common import ROOT, machine
 
-RESULTS = ROOT / "bench" / "results.json"
+RESULTS = ROOT / "bench" / "out" / "results.json"
+"""Every run writes here (ignored by git), so running the bench never leaves the tree dirty."""
+REFERENCE = ROOT / "bench" / "reference"
+"""Reference runs, committed on purpose (`--save-reference`), each named by its date."""
 PROFILES = ROOT / "bench" / "profiles"
 
 
@@ -194,6 +199,10 @@ class LoadWatch:
 # ---------------------------------------------------------------------------- figure 1
 
 
+SHIPPED_KINDS = ("psoasbot", "psoasbot-launcher")
+"""psoasbot as shipped: its start-ups and memory make the start-up and memory rows."""
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     workdir: Path, kind: str, *, template: Path | None, env: dict[str, str] | None, report: Report, label: str
@@ -209,12 +218,12 @@ async def running_bot(
         try:
             start = await bot.start()
             rss_after_start = bot.memory().get("VmRSS")
-            if kind.startswith("psoasbot") and (template is not None or label == "empty database"):
+            if kind in SHIPPED_KINDS and (template is not None or label == "empty database"):
                 report.details.setdefault("start_ups", []).append({"run": label, **start})
             yield standin, bot
         finally:
             with contextlib.suppress(ProcessLookupError, FileNotFoundError):
-                if kind.startswith("psoasbot"):
+                if kind in SHIPPED_KINDS:
                     report.details.setdefault("bot_memory", []).append(
                         {
                             "run": label,
@@ -235,108 +244,138 @@ users are never paced, so this changes nothing in figure 1; it is set there only
 stored reminder falling due mid-run cannot slow a run down."""
 
 
+SHIPPED = "psoasbot-launcher"
+"""psoasbot as shipped (AiohttpRequest), under bench/launch_bot.py so that --profile can profile it."""
+BEFORE = "psoasbot-httpx"
+PTB_FLOOR, SAME_FLOOR, AIOGRAM_FLOOR = "floor", "floor-aiohttp", "floor-aiogram"
+FLOORS = (PTB_FLOOR, SAME_FLOOR, AIOGRAM_FLOOR)
+NAMES = {
+    SHIPPED: "psoasbot",
+    "psoasbot": "psoasbot",
+    BEFORE: "psoasbot on httpx",
+    PTB_FLOOR: "PTB floor (httpx)",
+    SAME_FLOOR: "PTB floor on aiohttp",
+    AIOGRAM_FLOOR: "aiogram floor",
+}
+
+
+def is_psoasbot(kind: str) -> bool:
+    return kind.startswith("psoasbot")
+
+
+def script_for(kind: str) -> Any:
+    from bench.conversation import FLOOR_SCRIPT, PSOASBOT_SCRIPT
+
+    return PSOASBOT_SCRIPT if is_psoasbot(kind) else FLOOR_SCRIPT
+
+
 async def figure_conversation(plan: Plan, work: Path, template: Path, report: Report) -> None:
-    from bench.conversation import FLOOR_SCRIPT, PSOASBOT_SCRIPT, closed_loop, open_loop, warm_up
+    from bench.conversation import closed_loop, open_loop, warm_up
 
     print("\n[1] conversations through the Telegram front", flush=True)
     detail: dict[str, Any] = {}
     report.details["figure_1"] = detail
     watch = LoadWatch()
 
-    # --- cost per update: whole checks, psoasbot and the floor in alternating rounds,
-    # one user at a time (no concurrency at all) and `cost_users` users at once.
-    rounds: dict[str, list[dict[str, Any]]] = {"psoasbot": [], "floor": [], "psoasbot_1": [], "floor_1": []}
-    async with (
-        running_bot(
-            work / "cost-psoasbot",
-            "psoasbot-launcher",
-            template=template,
-            env=LIFTED,
-            report=report,
-            label="fig1 cost",
-        ) as (p_standin, p_bot),
-        running_bot(
-            work / "cost-floor", "floor", template=None, env=LIFTED, report=report, label="fig1 cost floor"
-        ) as (f_standin, f_bot),
-    ):
-        await warm_up(p_standin, p_bot, PSOASBOT_SCRIPT, first_chat=1)
-        await warm_up(f_standin, f_bot, FLOOR_SCRIPT, first_chat=1)
+    # --- cost per update: whole checks, every bot in turn in each round, one user at a time
+    # (no concurrency at all) and `cost_users` users at once. psoasbot on httpx is psoasbot as
+    # it was before AiohttpRequest, measured in the same run.
+    kinds = (SHIPPED, BEFORE, *FLOORS)
+    rounds: dict[str, list[dict[str, Any]]] = {f"{k}{s}": [] for k in kinds for s in ("", "_1")}
+    async with contextlib.AsyncExitStack() as stack:
+        running: dict[str, tuple[Any, Any]] = {}
+        for kind in kinds:
+            running[kind] = await stack.enter_async_context(
+                running_bot(
+                    work / f"cost-{kind}",
+                    kind,
+                    template=template if is_psoasbot(kind) else None,
+                    env=LIFTED,
+                    report=report,
+                    label=f"fig1 cost {NAMES[kind]}",
+                )
+            )
+            await warm_up(*running[kind], script_for(kind), first_chat=1)
         chat = 1000
         for index in range(plan.cost_rounds):
             print(
                 f"    cost round {index + 1}/{plan.cost_rounds}: {plan.sequential_checks} checks one after "
-                f"another, then {plan.cost_users} users at once",
+                f"another, then {plan.cost_users} users at once, each of {len(kinds)} bots",
                 flush=True,
             )
             for _ in range(plan.sequential_checks):
                 chat += 1
-                rounds["psoasbot_1"].append(
-                    await closed_loop(p_standin, p_bot, PSOASBOT_SCRIPT, 1, first_chat=chat)
+                for kind in kinds:
+                    rounds[f"{kind}_1"].append(
+                        await closed_loop(*running[kind], script_for(kind), 1, first_chat=chat)
+                    )
+            for kind in kinds:
+                rounds[kind].append(
+                    await closed_loop(*running[kind], script_for(kind), plan.cost_users, first_chat=chat + 1)
                 )
-                rounds["floor_1"].append(
-                    await closed_loop(f_standin, f_bot, FLOOR_SCRIPT, 1, first_chat=chat)
-                )
-            rounds["psoasbot"].append(
-                await closed_loop(p_standin, p_bot, PSOASBOT_SCRIPT, plan.cost_users, first_chat=chat + 1)
-            )
-            rounds["floor"].append(
-                await closed_loop(f_standin, f_bot, FLOOR_SCRIPT, plan.cost_users, first_chat=chat + 1)
-            )
             chat += plan.cost_users
     detail["cost_rounds"] = rounds
 
-    def cost(kind: str) -> float:
-        runs = rounds[kind]
+    def cost(key: str) -> float:
+        runs = rounds[key]
         return sum(r["bot_cpu_s"] for r in runs) / sum(r["updates"] for r in runs) * 1000
 
     for suffix, label in (("_1", "one user at a time"), ("", f"{plan.cost_users} users at once")):
-        p_cost, f_cost = cost("psoasbot" + suffix), cost("floor" + suffix)
+        costs = {kind: cost(kind + suffix) for kind in kinds}
+        to_ptb, to_same = costs[SHIPPED] / costs[PTB_FLOOR], costs[SHIPPED] / costs[SAME_FLOOR]
         spread = ""
-        if not suffix and len(rounds["psoasbot"]) > 1:
+        if not suffix and len(rounds[SHIPPED]) > 1:
             per_round = [
                 p["bot_cpu_ms_per_update"] / f["bot_cpu_ms_per_update"]
-                for p, f in zip(rounds["psoasbot"], rounds["floor"], strict=True)
+                for p, f in zip(rounds[SHIPPED], rounds[SAME_FLOOR], strict=True)
             ]
-            spread = f" (rounds {min(per_round):.2f}-{max(per_round):.2f})"
-        updates = sum(r["updates"] for r in rounds["psoasbot" + suffix])
+            spread = f"; per round {min(per_round):.2f}-{max(per_round):.2f}x the same-transport floor"
+        updates = sum(r["updates"] for r in rounds[SHIPPED + suffix])
         report.add(
-            f"1 CPU per update, psoasbot / floor, {label}",
-            "<= 1.20x",
-            f"{p_cost:.1f} vs {f_cost:.1f} ms CPU, {updates} updates each{spread}",
-            ratio_text(p_cost / f_cost),
-            passed(p_cost / f_cost <= 1.2),
+            f"1 CPU per update, {label}",
+            "<= 0.70x PTB floor, <= 1.20x same-transport floor",
+            f"psoasbot {costs[SHIPPED]:.2f} ms; floors: PTB {costs[PTB_FLOOR]:.2f} ms (httpx), "
+            f"{costs[SAME_FLOOR]:.2f} ms (aiohttp, same transport), aiogram {costs[AIOGRAM_FLOOR]:.2f} ms; "
+            f"psoasbot on httpx {costs[BEFORE]:.2f} ms; {updates} updates each{spread}",
+            f"{to_ptb:.2f}x / {to_same:.2f}x",
+            passed(to_ptb <= 0.7 and to_same <= 1.2),
         )
-    p_calls = sum(r["calls_per_update"] or 0 for r in rounds["psoasbot"]) / len(rounds["psoasbot"])
-    f_calls = sum(r["calls_per_update"] or 0 for r in rounds["floor"]) / len(rounds["floor"])
-    p_main = sum(r["bot_main_thread_share"] for r in rounds["psoasbot"]) / len(rounds["psoasbot"])
+
+    def mean(kind: str, field_name: str) -> float:
+        return sum(r[field_name] or 0 for r in rounds[kind]) / len(rounds[kind])
+
     report.add(
-        "1 Bot API calls per update (psoasbot / floor)",
+        "1 Bot API calls per update (psoasbot / floors)",
         "same calls",
-        f"{p_calls:.2f} vs {f_calls:.2f}; psoasbot's main thread did {p_main * 100:.0f}% of its CPU",
-        ratio_text(p_calls / f_calls),
+        f"{mean(SHIPPED, 'calls_per_update'):.2f} vs {mean(PTB_FLOOR, 'calls_per_update'):.2f} "
+        f"(aiogram floor {mean(AIOGRAM_FLOOR, 'calls_per_update'):.2f}); psoasbot's main thread did "
+        f"{mean(SHIPPED, 'bot_main_thread_share') * 100:.0f}% of its CPU",
+        ratio_text(mean(SHIPPED, "calls_per_update") / mean(PTB_FLOOR, "calls_per_update")),
     )
 
     # --- offered load: 200 updates/s (and a low rate) from many users
     open_users = max(plan.users, 1000)
     offered: dict[str, Any] = {}
-    runs = (
-        ("psoasbot", PSOASBOT_SCRIPT, None, "psoasbot_shipped"),
-        ("floor", FLOOR_SCRIPT, None, "floor"),
+    high, low = f"{plan.rate:.0f}", f"{plan.low_rate:.0f}"
+    runs: tuple[tuple[str, tuple[float, ...]], ...] = (
+        ("psoasbot", (plan.low_rate, plan.rate)),
+        (BEFORE, (plan.rate,)),
+        *((floor, (plan.rate,)) for floor in FLOORS),
     )
-    for kind, script, env, key in runs:
+    for kind, rates in runs:
         async with running_bot(
-            work / f"open-{key}",
+            work / f"open-{kind}",
             kind,
-            template=template if kind != "floor" else None,
-            env=env,
+            template=template if is_psoasbot(kind) else None,
+            env=None,
             report=report,
-            label=f"fig1 offered, {key}",
+            label=f"fig1 offered, {NAMES[kind]}",
         ) as (standin, bot):
+            script = script_for(kind)
             await warm_up(standin, bot, script, first_chat=1)
-            rates = (plan.rate,) if kind == "floor" else (plan.low_rate, plan.rate)
             for number, rate in enumerate(rates):
-                print(f"    offered {rate:.0f}/s to {key}", flush=True)
-                offered[f"{key}_{rate:.0f}"] = await open_loop(
+                print(f"    offered {rate:.0f}/s to {NAMES[kind]}", flush=True)
+                offered[f"{kind}_{rate:.0f}"] = await open_loop(
                     standin,
                     bot,
                     script,
@@ -363,66 +402,73 @@ async def figure_conversation(plan: Plan, work: Path, template: Path, report: Re
             f"(p50 {ms(f['p50_ms'])}, p99 {ms(f['p99_ms'])}); {served}"
         )
 
-    high, low = f"{plan.rate:.0f}", f"{plan.low_rate:.0f}"
-    for key, label, judged in (
-        (f"psoasbot_shipped_{high}", f"1 p95 at {high} updates/s offered (as shipped)", True),
-        (f"floor_{high}", f"1 p95 at {high}/s offered, floor", False),
-        (f"psoasbot_shipped_{low}", f"1 p95 at {low}/s offered (as shipped)", False),
-    ):
-        run = offered[key]
-        value = run["fetched_to_reply"]["p95_ms"]
-        report.add(
-            label,
-            "< 50 ms",
-            describe(run),
-            ratio_text(value / 50) if value is not None else "inf",
-            passed(value is not None and value < 50) if judged else "info",
-        )
+    def p95(kind: str) -> str:
+        return ms(offered[f"{kind}_{high}"]["fetched_to_reply"]["p95_ms"])
+
+    shipped = offered[f"psoasbot_{high}"]
+    value = shipped["fetched_to_reply"]["p95_ms"]
+    report.add(
+        f"1 p95 at {high} updates/s offered",
+        "<= 10 ms",
+        f"{describe(shipped)}; floors p95: PTB {p95(PTB_FLOOR)} (httpx), {p95(SAME_FLOOR)} (aiohttp), "
+        f"aiogram {p95(AIOGRAM_FLOOR)}; psoasbot on httpx {p95(BEFORE)}",
+        ratio_text(value / 10) if value is not None else "inf",
+        passed(value is not None and value <= 10),
+    )
+    for kind in (*FLOORS, BEFORE):
+        run = offered[f"{kind}_{high}"]
+        report.add(f"1 p95 at {high}/s offered, {NAMES[kind]}", "report", describe(run))
+    report.add(f"1 p95 at {low}/s offered", "report", describe(offered[f"psoasbot_{low}"]))
 
     # --- N users at once
     concurrency: dict[str, Any] = {}
-    for kind, script, key in (
-        ("psoasbot-launcher", PSOASBOT_SCRIPT, "psoasbot"),
-        ("floor", FLOOR_SCRIPT, "floor"),
-    ):
+    for kind in (SHIPPED, *FLOORS):
         async with running_bot(
-            work / f"many-{key}",
+            work / f"many-{kind}",
             kind,
-            template=template if kind != "floor" else None,
+            template=template if is_psoasbot(kind) else None,
             env=LIFTED,
             report=report,
-            label=f"fig1 {plan.users} users, {key}",
+            label=f"fig1 {plan.users} users, {NAMES[kind]}",
         ) as (standin, bot):
-            await warm_up(standin, bot, script, first_chat=1)
+            await warm_up(standin, bot, script_for(kind), first_chat=1)
             what = f"{plan.window:.0f} s window" if plan.window else "to completion"
-            print(f"    {plan.users} users at once, {key}, {what}", flush=True)
-            concurrency[key] = await closed_loop(
-                standin, bot, script, plan.users, first_chat=1_000_000, window=plan.window, step_timeout=3600
+            print(f"    {plan.users} users at once, {NAMES[kind]}, {what}", flush=True)
+            concurrency[kind] = await closed_loop(
+                standin,
+                bot,
+                script_for(kind),
+                plan.users,
+                first_chat=1_000_000,
+                window=plan.window,
+                step_timeout=3600,
             )
     detail["concurrent_users"] = concurrency
-    p, f = concurrency["psoasbot"], concurrency["floor"]
-    needed = plan.users * len(PSOASBOT_SCRIPT) / p["updates_per_s"]
+    p = concurrency[SHIPPED]
+    steps = len(script_for(SHIPPED))
+    needed = plan.users * steps / p["updates_per_s"]
     window_note = (
         f" in a {plan.window:.0f} s window ({p['checks_completed']} of {plan.users} checks done; a full pass "
-        f"is {plan.users * len(PSOASBOT_SCRIPT)} updates = ~{needed:.0f} s here; --complete runs it)"
+        f"is {plan.users * steps} updates = ~{needed:.0f} s here; --complete runs it)"
         if plan.window
         else ""
     )
+    floors = ", ".join(f"{NAMES[k]} {concurrency[k]['updates_per_s']:.0f}/s" for k in FLOORS)
     report.add(
         f"1 throughput, {plan.users} users at once",
         "report",
-        f"{p['updates_per_s']:.0f} updates/s vs floor {f['updates_per_s']:.0f}/s{window_note}; /start was "
-        f"{(p['first_step_share'] or 0) * 100:.0f}% of psoasbot's updates, {(f['first_step_share'] or 0) * 100:.0f}% "
-        f"of the floor's; CPU busy: psoasbot {p['bot_cpu_utilisation'] * 100:.0f}%, stand-in "
-        f"{p['harness_cpu_utilisation'] * 100:.0f}%",
-        ratio_text(p["updates_per_s"] / f["updates_per_s"]),
+        f"psoasbot {p['updates_per_s']:.0f} updates/s; {floors}{window_note}; /start was "
+        f"{(p['first_step_share'] or 0) * 100:.0f}% of psoasbot's updates; CPU busy: psoasbot "
+        f"{p['bot_cpu_utilisation'] * 100:.0f}%, stand-in {p['harness_cpu_utilisation'] * 100:.0f}%",
+        ratio_text(p["updates_per_s"] / concurrency[SAME_FLOOR]["updates_per_s"]),
     )
     report.add(
-        f"1 latency, {plan.users} users at once (psoasbot)",
+        f"1 latency, {plan.users} users at once",
         "report",
-        f"fetched->reply p50/p95/p99 {ms(p['fetched_to_reply']['p50_ms'])}/{ms(p['fetched_to_reply']['p95_ms'])}/"
-        f"{ms(p['fetched_to_reply']['p99_ms'])}; floor p95 {ms(f['fetched_to_reply']['p95_ms'])}; "
-        f"errors {p['errors']}",
+        f"psoasbot fetched->reply p50/p95/p99 {ms(p['fetched_to_reply']['p50_ms'])}/"
+        f"{ms(p['fetched_to_reply']['p95_ms'])}/{ms(p['fetched_to_reply']['p99_ms'])}; floors p95: "
+        + ", ".join(f"{NAMES[k]} {ms(concurrency[k]['fetched_to_reply']['p95_ms'])}" for k in FLOORS)
+        + f"; errors {p['errors']}",
     )
     detail["load"] = watch.stop()
 
@@ -562,51 +608,69 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         passed(compliance["max_messages_per_chat_in_any_1s"] <= 1),
     )
 
-    print(f"    {plan.capacity_reminders} due at once, broadcast limit lifted to 1000/s", flush=True)
-    capacity = await run_delivery(
-        work / "capacity",
-        template,
-        plan.capacity_reminders,
-        kind="psoasbot-launcher",
-        env=LIFTED,
-        timeout=plan.capacity_timeout,
-    )
+    capacities: dict[str, dict[str, Any]] = {}
+    for kind in (SHIPPED, BEFORE):
+        print(
+            f"    {plan.capacity_reminders} due at once, broadcast limit lifted to 1000/s, {NAMES[kind]}",
+            flush=True,
+        )
+        capacities[kind] = await run_delivery(
+            work / f"capacity-{kind}",
+            template,
+            plan.capacity_reminders,
+            kind=kind,
+            env=LIFTED,
+            timeout=plan.capacity_timeout,
+        )
+    capacity = capacities[SHIPPED]
     note_delivery_run(report, "fig3 capacity", capacity, plan.stored)
     detail["capacity"] = capacity
+    detail["capacity_on_httpx"] = capacities[BEFORE]
+
+    def lateness(run: dict[str, Any]) -> str:
+        per_s = run["reminders_per_s"] or 0.0
+        if run["all_reached"]:
+            return f"last one {run['lateness_of_last_s']:.1f} s late"
+        first = run["first_send_after_due_s"] or 0.0
+        return (
+            f"only {run['chats_reached']} sent within {plan.capacity_timeout:.0f} s; at this rate the last "
+            f"would be ~{first + plan.capacity_reminders / max(per_s, 1e-9):.0f} s late"
+        )
+
+    floors: dict[str, dict[str, Any]] = {}
+    for http in ("httpx", "aiohttp", "aiogram"):
+        print(f"    sending floor: {http} alone sending {plan.capacity_reminders} such messages", flush=True)
+        floors[http] = await send_floor(plan.capacity_reminders, http=http)
+    detail["send_floors"] = floors
     per_s = capacity["reminders_per_s"] or 0.0
-    sent_all = capacity["all_reached"]
-    lateness = (
-        f"last one {capacity['lateness_of_last_s']:.1f} s late"
-        if sent_all
-        else f"only {capacity['chats_reached']} sent within {plan.capacity_timeout:.0f} s; at this rate the "
-        f"last would be ~{capacity['first_send_after_due_s'] + plan.capacity_reminders / max(per_s, 1e-9):.0f} s late"
-    )
+    late = capacity["lateness_of_last_s"] if capacity["all_reached"] else float("inf")
+    before = capacities[BEFORE]
     report.add(
         f"3 capacity, {plan.capacity_reminders} due (limit lifted to 1000/s)",
-        ">= 1000/s",
+        ">= 950/s (0.95 of the limit), last <= 11 s late",
         f"{per_s:.0f} reminders/s ({capacity['messages_per_s'] or 0:.0f} messages/s), "
-        f"{capacity['claimed']} claimed; first sent "
-        f"{capacity['first_send_after_due_s']:.1f} s after due; {lateness}; peak RSS {capacity['peak_rss_mb']:.0f} MB; "
+        f"{capacity['claimed']} claimed; first sent {capacity['first_send_after_due_s']:.1f} s after due; "
+        f"{lateness(capacity)}; floors: PTB alone {floors['httpx']['messages_per_s']:.0f}/s (httpx), "
+        f"{floors['aiohttp']['messages_per_s']:.0f}/s (aiohttp), aiogram alone "
+        f"{floors['aiogram']['messages_per_s']:.0f}/s; psoasbot on httpx "
+        f"{before['reminders_per_s'] or 0:.0f}/s, {lateness(before)}; peak RSS {capacity['peak_rss_mb']:.0f} MB; "
         f"CPU busy: bot {capacity['bot_cpu_utilisation'] * 100:.0f}%, stand-in "
         f"{capacity['harness_cpu_utilisation'] * 100:.0f}% of a core",
         ratio_text(per_s / 1000),
-        passed(per_s >= 1000 and sent_all),
+        # BroadcastLimiter spaces sends at 98.5 % of the limit (985/s here), so 1,000/s itself is out of
+        # reach by design; 0.95 of the limit is the same share the 30/s figure asks for.
+        passed(per_s >= 950 and late <= 11.0),
     )
-
-    print(
-        f"    python-telegram-bot alone sending {plan.capacity_reminders} such messages (the floor)",
-        flush=True,
-    )
-    floor = await send_floor(plan.capacity_reminders)
-    detail["send_floor"] = floor
+    cpu_per_reminder = capacity["bot_cpu_s"] / max(capacity["send_message_calls"], 1) * 1000
     report.add(
-        "3 capacity, psoasbot / python-telegram-bot alone",
+        "3 capacity, CPU per message (psoasbot / sending floors)",
         "report",
-        f"{per_s:.0f} vs {floor['messages_per_s']:.0f} messages/s; PTB alone spends "
-        f"{floor['cpu_ms_per_message']:.2f} ms CPU per sendMessage ({floor['cpu_utilisation'] * 100:.0f}% of a "
-        f"core busy), psoasbot {capacity['bot_cpu_s'] / max(capacity['send_message_calls'], 1) * 1000:.2f} ms "
-        "per reminder claimed, stored, sent and marked",
-        ratio_text(per_s / floor["messages_per_s"]),
+        f"psoasbot {cpu_per_reminder:.2f} ms per reminder claimed, stored, sent and marked; alone, per "
+        f"sendMessage: PTB {floors['httpx']['cpu_ms_per_message']:.2f} ms (httpx), "
+        f"{floors['aiohttp']['cpu_ms_per_message']:.2f} ms (aiohttp), aiogram "
+        f"{floors['aiogram']['cpu_ms_per_message']:.2f} ms; psoasbot on httpx "
+        f"{before['bot_cpu_s'] / max(before['send_message_calls'], 1) * 1000:.2f} ms",
+        ratio_text(cpu_per_reminder / floors["aiohttp"]["cpu_ms_per_message"]),
     )
 
     db = copy_database(template, work / "tick.db")
@@ -616,7 +680,7 @@ async def figure_reminders(plan: Plan, work: Path, template: Path, report: Repor
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     detail["tick_alone"] = tick
     report.add(
-        f"3 PlanService.tick alone, {plan.capacity_reminders} due, 1 CPU",
+        f"3 scheduler tick alone, {plan.capacity_reminders} due, 1 CPU",
         ">= 1000/s",
         f"{tick['claimed_per_s']:.0f} claimed/s ({tick['cpu_ms_per_reminder']:.2f} ms CPU each, "
         f"{tick['seconds']:.1f} s for all, nothing sent)",
@@ -665,7 +729,8 @@ def memory_rows(report: Report, plan: Plan) -> None:
 
 async def profile_all(plan: Plan, work: Path, template: Path, report: Report) -> None:
     """Profiled re-runs (slower than the measured ones): one cost round each for psoasbot and the
-    floor, the core worker, tick alone, and a start-up. Written to bench/profiles/."""
+    PTB floor on either transport, the core worker, tick alone, and a start-up. Written to
+    bench/profiles/."""
     from bench.conversation import FLOOR_SCRIPT, PSOASBOT_SCRIPT, closed_loop, warm_up
     from bench.profiling import import_times, render, summarize
     from bench.reminders import run_delivery
@@ -674,15 +739,16 @@ async def profile_all(plan: Plan, work: Path, template: Path, report: Report) ->
     print("\n[profiles] cProfile of the main thread (slower than the measured runs)", flush=True)
     PROFILES.mkdir(exist_ok=True)
     for kind, script, key in (
-        ("psoasbot-launcher", PSOASBOT_SCRIPT, "psoasbot"),
-        ("floor", FLOOR_SCRIPT, "floor"),
+        (SHIPPED, PSOASBOT_SCRIPT, "psoasbot"),
+        (PTB_FLOOR, FLOOR_SCRIPT, "floor"),
+        (SAME_FLOOR, FLOOR_SCRIPT, "floor-aiohttp"),
     ):
         path = PROFILES / f"conversation-{key}.pstats"
         env = {**LIFTED, "BENCH_PROFILE": str(path)}
         async with running_bot(
             work / f"profile-{key}",
             kind,
-            template=template if kind != "floor" else None,
+            template=template if is_psoasbot(kind) else None,
             env=env,
             report=Report(),
             label="profile",
@@ -728,6 +794,7 @@ async def profile_all(plan: Plan, work: Path, template: Path, report: Report) ->
     ):
         pass
     report.profiles["start-up"] = summarize(path)
+    await flame_graphs(plan, work, template, report)
     for name, summary in report.profiles.items():
         print(render(name, summary))
     imports = import_times(sys.executable, ROOT)
@@ -736,6 +803,77 @@ async def profile_all(plan: Plan, work: Path, template: Path, report: Report) ->
     print(f"  imports of `psoasbot run`: {total:.2f} s (python -X importtime, self time by package)")
     for row in imports[:8]:
         print(f"      {row['seconds']:5.2f} s  {row['package']}")
+
+
+@contextlib.asynccontextmanager
+async def py_spy(pid: int, path: Path) -> AsyncIterator[None]:
+    """A flame graph (SVG) of one process's Python threads while they hold the GIL, i.e. where its
+    CPU goes, sampled by py-spy (the bench extra) at 250 Hz without slowing the process down."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise FileNotFoundError("py-spy is not installed (pip install -e '.[bench]')")
+    recorder = subprocess.Popen(
+        [
+            spy,
+            "record",
+            "--pid",
+            str(pid),
+            "--gil",
+            "--rate",
+            "250",
+            "--format",
+            "flamegraph",
+            "--output",
+            str(path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    await asyncio.sleep(0.5)  # attached before the measured work starts
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)
+        _, err = await asyncio.to_thread(recorder.communicate, timeout=60)
+        if recorder.returncode not in (0, -signal.SIGINT) or not path.exists():
+            raise RuntimeError(f"py-spy failed: {err.decode(errors='replace')[-500:]}")
+
+
+async def flame_graphs(plan: Plan, work: Path, template: Path, report: Report) -> None:
+    """py-spy flame graphs of unprofiled runs: psoasbot and the same-transport floor with
+    `cost_users` users at once, and psoasbot sending the capacity backlog."""
+    from bench.conversation import closed_loop, warm_up
+    from bench.reminders import deliver_due
+
+    print("\n[profiles] py-spy flame graphs (bench/profiles/*.svg)", flush=True)
+    try:
+        for kind in (SHIPPED, SAME_FLOOR):
+            async with running_bot(
+                work / f"flame-{kind}",
+                kind,
+                template=template if is_psoasbot(kind) else None,
+                env=LIFTED,
+                report=Report(),
+                label="profile",
+            ) as (standin, bot):
+                await warm_up(standin, bot, script_for(kind), first_chat=1)
+                async with py_spy(bot.pid, PROFILES / f"flame-conversation-{kind}.svg"):
+                    await closed_loop(standin, bot, script_for(kind), plan.cost_users, first_chat=1000)
+        async with (
+            running_bot(
+                work / "flame-capacity",
+                SHIPPED,
+                template=template,
+                env=LIFTED,
+                report=Report(),
+                label="profile",
+            ) as (standin, bot),
+            py_spy(bot.pid, PROFILES / "flame-capacity.svg"),
+        ):
+            await deliver_due(standin, bot, plan.capacity_reminders, timeout=plan.capacity_timeout)
+    except (FileNotFoundError, RuntimeError, subprocess.TimeoutExpired) as error:
+        report.notes.append(f"no flame graphs: {error}")
+        print(f"    no flame graphs: {error}", flush=True)
 
 
 # ---------------------------------------------------------------------------- main
@@ -820,11 +958,16 @@ async def main_async(args: argparse.Namespace) -> int:
         "profiles": report.profiles,
         "notes": report.notes,
     }
-    output = Path(args.output) if args.output else RESULTS
-    partial = output.with_name(output.name + ".tmp")
-    partial.write_text(json.dumps(clean(results), indent=2, default=str) + "\n", encoding="utf-8")
-    partial.replace(output)
-    print(f"\n{len(report.rows)} rows in {elapsed:.0f} s; written to {output}")
+    outputs = [Path(args.output) if args.output else RESULTS]
+    if args.save_reference:
+        outputs.append(REFERENCE / f"{time.strftime('%Y-%m-%d')}.json")
+    text = json.dumps(clean(results), indent=2, default=str) + "\n"
+    for output in outputs:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial = output.with_name(output.name + ".tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(output)
+    print(f"\n{len(report.rows)} rows in {elapsed:.0f} s; written to {', '.join(map(str, outputs))}")
     return 0
 
 
@@ -834,9 +977,15 @@ def fidelity_notes(plan: Plan) -> list[str]:
         "reminders and check-ins are paced by BroadcastLimiter at 30/s overall and 1/s per chat. "
         "'Limit lifted' is the same code with PSOASBOT_BROADCAST_PER_SECOND=1000 (paid broadcasts); "
         "bench/launch_bot.py only adds the optional cProfile.",
-        "The floor is bench/floor_bot.py: the same ApplicationBuilder settings and polling loop as psoasbot, "
-        "no logic and no rate limiter (psoasbot does not pace replies either); it answers a button with "
-        "answerCallbackQuery + editMessageText and a text with one sendMessage.",
+        "The floors make the same Bot API calls per update with no logic: a button gets answerCallbackQuery + "
+        "editMessageText, a text one sendMessage, fetched by the same polling loop as psoasbot's (the next "
+        "getUpdates only after a batch is handled) with no rate limiter (psoasbot does not pace replies "
+        "either). 'PTB floor' is bench/floor_bot.py on python-telegram-bot's default request class (httpx), "
+        "built with psoasbot's ApplicationBuilder settings; 'same-transport floor' is the same bot on "
+        "psoasbot's AiohttpRequest; 'aiogram floor' is bench/aiogram_floor.py (aiogram 3 on its aiohttp "
+        "session, 64 connections). 'psoasbot on httpx' is psoasbot with PSOASBOT_HTTP=httpx, as it ran "
+        "before AiohttpRequest. The sending floors (bench/send_floor.py) are the same three libraries alone, "
+        "sending reminder-sized messages 64 at a time.",
         "Latency 'fetched->reply' runs from the getUpdates answer that handed the update out to the arrival "
         "of the call that completes the reply (the edited or new question; for the last tap, the last part "
         "of the routine); 'pushed->reply' also counts time queued at the stand-in while the bot was busy.",
@@ -870,12 +1019,24 @@ def main() -> int:
     )
     parser.add_argument("--profile", action="store_true", help="also write and summarise cProfile runs")
     parser.add_argument("--workdir", help="keep databases and bot logs here instead of a temporary folder")
-    parser.add_argument("--output", help=f"where to write the results (default {RESULTS})")
+    parser.add_argument(
+        "--output", help=f"where to write the results (default {RESULTS}, not tracked by git)"
+    )
+    parser.add_argument(
+        "--save-reference",
+        action="store_true",
+        help=f"also write the results to {REFERENCE}/<date>.json, to be committed as a reference run",
+    )
     args = parser.parse_args()
     if args.only == "db":  # the database figures alone (bench/db_figures.py): no SQLite template needed
         from bench import db_figures
 
-        return db_figures.main(args.quick, Path(args.output) if args.output else None)
+        output = Path(args.output) if args.output else RESULTS.with_name("results-db.json")
+        status = db_figures.main(args.quick, output)
+        if args.save_reference:
+            REFERENCE.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(output, REFERENCE / f"{time.strftime('%Y-%m-%d')}-db.json")
+        return status
     return asyncio.run(main_async(args))
 
 

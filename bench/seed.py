@@ -33,8 +33,8 @@ def typical_check() -> dict[str, Any]:
     if _SNAPSHOT is None:
         from bench.conversation import PSOASBOT_SCRIPT
         from bot.core.app import build_core
-        from bot.core.engine import Snapshot
         from bot.core.events import Press, Start
+        from bot.core.records import Snapshot
         from bot.core.replies import reply_to_dict
 
         core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
@@ -85,9 +85,9 @@ def _run_alone(coroutine: Any) -> None:
 
 
 async def _migrate(path: Path) -> None:
-    from bot.storage.database import Database
+    from bot.storage.sqlite import SqliteStorage
 
-    async with Database(path):
+    async with SqliteStorage(path):
         pass
 
 
@@ -142,8 +142,9 @@ def seed(path: Path, users: int, *, start: datetime | None = None) -> dict[str, 
         "INSERT INTO outbox (user_id, payload, context, created_at, sent_at) "
         "SELECT u.id, :payload, '{\"pressed_message_id\": 2}', :stamp, :stamp FROM users u, temp.seed_k k "
         "WHERE k.k < 2 ORDER BY u.id",
-        "INSERT INTO plans (user_id, routine, baseline_pain, started_at, ball_allowed, updated_at) "
-        "SELECT id, :routine, 3, :past, 1, :stamp FROM users",
+        "INSERT INTO plans (user_id, state, routine, level, baseline_pain, reference_pain, reference_at, "
+        "started_at, assessed_ball, ball_withdrawn, updated_at) "
+        "SELECT id, 'active', :routine, 0, 3, 3, :past, :past, 1, 0, :stamp FROM users",
         # Session reminders spread over the coming week (never due during a run unless made so).
         "INSERT INTO reminders (id, user_id, kind, days, local_time, timezone, status, due_at, created_at, "
         "updated_at) SELECT 2 * id - 1, id, 'session', :days, '07:30', 'Europe/Berlin', 'active', "

@@ -1,5 +1,5 @@
 """Figure 3 (claiming alone), in a process of its own pinned to one CPU: how fast
-PlanService.tick() claims due reminders into the outbox, with nothing sent.
+the scheduler's tick() claims due reminders into the outbox, with nothing sent.
 
   python -m bench.tick_worker --db PATH [--profile FILE]
 
@@ -22,10 +22,9 @@ from bench.common import ROOT, cpu_seconds, main_thread_share, memory_mb, pin_to
 
 
 async def run(db: Path, profile: Path | None) -> dict[str, Any]:
-    from bot.core.plan_service import PlanService
-    from bot.storage.database import Database
-
     from bot.core.app import build_core
+    from bot.core.plan.scheduler import Scheduler
+    from bot.storage.sqlite import SqliteStorage
 
     core = build_core(ROOT / "content", ROOT / "flows", offer_reminders=True)
     profiler = None
@@ -33,8 +32,8 @@ async def run(db: Path, profile: Path | None) -> dict[str, Any]:
         import cProfile
 
         profiler = cProfile.Profile()
-    async with Database(db) as database:
-        plan = PlanService(core.content, database)
+    async with SqliteStorage(db) as database:
+        plan = Scheduler(core.content, database)
         ticks: list[tuple[int, float]] = []
         threads0 = thread_cpu_seconds()
         cpu0, t0 = cpu_seconds(), time.monotonic()

@@ -160,7 +160,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    return asyncio.run(_chat(core, database, getattr(args, "user", None), settings.db_pool_size, language))
+    user = getattr(args, "user", None)
+    cache = settings.cache_for(database)
+    return asyncio.run(_chat(core, database, user, settings.db_pool_size, language, cache))
 
 
 def _render_pictures(core: Core, output: Path) -> int:
@@ -227,18 +229,32 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
         clock_file=settings.clock_file,
         db_pool_size=settings.db_pool_size,
         db_pool_timeout=settings.db_pool_timeout,
+        http_client=settings.http_client,
+        cache_dir=settings.cache_for(database),
     )
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str, user: str | None, pool_size: int, language: str) -> int:
+async def _chat(
+    core: Core, database: str, user: str | None, pool_size: int, language: str, cache: Path
+) -> int:
     from bot.adapters.terminal import TerminalChat
+    from bot.core.clock import SystemClock
     from bot.core.service import ConversationService
+    from bot.illustrations import Illustrations
+    from bot.reports.service import ReportMaker
     from bot.storage import open_storage
 
     storage = await open_storage(database, pool_size=pool_size)
     try:
-        chat = TerminalChat(ConversationService(core.engine, storage), user, language)
+        chat = TerminalChat(
+            ConversationService(core.engine, storage),
+            user,
+            language,
+            pictures=Illustrations(core.content.root, cache),
+            reports=ReportMaker(core.content, storage, SystemClock(), core.plan_rules),
+            files=cache,
+        )
         return await chat.run(sys.stdin, sys.stdout)
     finally:
         await storage.close()

@@ -62,6 +62,13 @@ def _number(name: str, default: str, low: float, high: float) -> float:
     return value
 
 
+def _choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = (os.environ.get(name) or default).strip().lower()
+    if raw not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {raw!r}")
+    return raw
+
+
 @dataclass(frozen=True)
 class Settings:
     database: str
@@ -90,6 +97,19 @@ class Settings:
     restarting, or every connection is busy) before it fails as transient."""
     metrics_port: int | None = None
     """A separate server for /healthz, /readyz and /metrics (the webhook server has them too)."""
+    http_client: str = "aiohttp"
+    cache_dir: Path | None = None
+    """Drawn exercise pictures (and the terminal's summary PDFs); None: `cache` beside the database."""
+
+    def cache_for(self, database: str) -> Path:
+        """The cache folder for the bot that uses `database`: the setting, or a `cache` folder
+        next to the SQLite file, so one data folder holds everything a deployment keeps
+        (`./data/cache` for a PostgreSQL database, which has no folder of its own)."""
+        from bot.storage import is_postgres
+
+        if self.cache_dir is not None:
+            return self.cache_dir
+        return Path("data/cache") if is_postgres(database) else Path(database).parent / "cache"
 
     @classmethod
     def from_environment(cls, dotenv: Path | None = None) -> Settings:
@@ -117,4 +137,6 @@ class Settings:
             metrics_port=_port("PSOASBOT_METRICS_PORT"),
             db_pool_size=int(_number("PSOASBOT_DB_POOL_SIZE", "10", 1, 200)),
             db_pool_timeout=_number("PSOASBOT_DB_POOL_TIMEOUT", "30", 0.1, 600),
+            http_client=_choice("PSOASBOT_HTTP", "aiohttp", ("aiohttp", "httpx")),
+            cache_dir=Path(env["PSOASBOT_CACHE_DIR"]) if env.get("PSOASBOT_CACHE_DIR") else None,
         )

@@ -48,3 +48,5 @@ def configure(level: str = "INFO") -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # transitions logs every state change at INFO: noise, and it would repeat per message.
     logging.getLogger("transitions").setLevel(logging.WARNING)
+    # fontTools (fpdf2 subsets the PDF summary's fonts with it) logs each table it prunes at INFO.
+    logging.getLogger("fontTools").setLevel(logging.WARNING)

@@ -1,7 +1,8 @@
-"""Shared fixtures: no test leaves a bot process running, even when it fails half-way; a
-throwaway PostgreSQL server for the tests that ask for `postgres_dsn`; and `storage_target` /
-`storage`, which run a test once on SQLite and once on PostgreSQL (skipped, with the server
-fixture's reason, where no PostgreSQL binaries are installed)."""
+"""Shared fixtures: no test leaves a bot process running, even when it fails half-way; some
+end-to-end tests run once per HTTP client of the bot; a throwaway PostgreSQL server for the tests
+that ask for `postgres_dsn`; and `storage_target` / `storage`, which run a test once on SQLite and
+once on PostgreSQL (skipped, with the server fixture's reason, where no PostgreSQL binaries are
+installed)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,24 @@ from pathlib import Path
 import pytest
 
 from bot.core.ports import Storage
-from tests.telegram_support import RUNNING
+from tests.telegram_support import BOTH_HTTP_CLIENTS, HTTP_CLIENTS, RUNNING
 
 pytest_plugins = ("tests.postgres_server",)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.nodeid in BOTH_HTTP_CLIENTS:
+        metafunc.parametrize("http_client", HTTP_CLIENTS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def http_client(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The request class the bot processes of this test use: the parameter for the tests in
+    BOTH_HTTP_CLIENTS, else PSOASBOT_HTTP as given to pytest, else the bot's default."""
+    chosen = getattr(request, "param", None)
+    if chosen is not None:
+        monkeypatch.setenv("PSOASBOT_HTTP", chosen)
+    return os.environ.get("PSOASBOT_HTTP") or HTTP_CLIENTS[0]
 
 
 @pytest.fixture(autouse=True)

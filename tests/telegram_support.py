@@ -13,6 +13,23 @@ from tests.standin import BotApiStandIn, SentMessage
 from tests.support import SHARED
 
 TOKEN = "123456789:AAF-test-token-for-the-stand-in-only"
+HTTP_CLIENTS = ("aiohttp", "httpx")
+"""The request classes `psoasbot run` can use (PSOASBOT_HTTP). A bot process gets this process's
+PSOASBOT_HTTP, so `PSOASBOT_HTTP=httpx pytest ...` runs every Telegram test on httpx; without it
+the bot's default (aiohttp) runs, and tests/conftest.py runs a subset on both."""
+BOTH_HTTP_CLIENTS = (
+    "tests/test_telegram.py::test_a_full_self_care_check_with_buttons_only",
+    "tests/test_telegram.py::test_a_user_who_blocked_the_bot_is_marked_inactive_without_retries",
+    "tests/test_telegram.py::test_429_is_waited_out_and_the_message_still_arrives",
+    "tests/test_telegram.py::test_server_errors_are_retried",
+    "tests/test_telegram.py::test_mydata_sends_a_json_file_and_forget_deletes_everything",
+    "tests/test_telegram.py::test_webhook_mode_refuses_a_wrong_secret_and_handles_the_right_one",
+    "tests/test_telegram_reminders.py::test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_and_summary",
+    "tests/test_faults.py::test_telegram_500s_and_a_10_second_hang_are_ridden_out_and_answers_caught_up_in_order",
+)
+"""End-to-end tests run once per request class: every kind of call (buttons, edits, callback
+answers, uploads, the webhook) and every kind of failure (403, 429, 5xx, a 10 s hang). The rest
+run on one class only, to keep CI short."""
 API_SPEC = SHARED / "telegram-bot-api" / "api.json"
 WAIT = 15.0
 RUNNING: list[BotProcess] = []

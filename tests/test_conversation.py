@@ -434,3 +434,36 @@ def test_the_same_red_flag_typed_again_repeats_the_emergency_advice():
     again = walker.send(Text("I still can't pee"))
     assert again.assessment is not None and again.assessment.urgency == "EMERGENCY"
     assert again.replies[0].kind is ReplyKind.ESCALATION
+
+
+@pytest.mark.parametrize("then", ["no at the screen", "other signs ticked"])
+def test_a_warning_sign_typed_earlier_is_not_undone_by_a_later_no(then):
+    """Pins and needles typed while answering where it spreads is noted; a "No" (or a different
+    tick) at the warning-sign screen that lists it must not make the check forget it."""
+    walker = Walker()
+    walker.send(Start())
+    walker.press("y")
+    walker.send(Text("lower back"))
+    noted = walker.send(Text("pins and needles in my left leg"))
+    assert core().content.messages.text("bot.flag_noted") in [reply.text for reply in noted.replies]
+    walker.send(Text("nowhere"))
+    walker.press("o0")
+    walker.send(Text("3 weeks"))
+    walker.send(Text("4"))
+    walker.press("n")  # no emergency signs
+    if then == "no at the screen":
+        walker.press("n")
+    else:
+        walker.press("y")
+        walker.tap_options([flag_label("hip_clicking_locking")])
+    assert walker.snapshot.answers["leg_numbness"] is True
+    walker.press("n")  # no precautions
+    walker.send(Text("34"))
+    walker.press("o0")
+    walker.press("o0")
+    walker.press("n")
+    walker.press("skip")
+    assert walker.snapshot.result is not None
+    assert (
+        walker.snapshot.result["urgency"] == "ROUTINE" and "leg_numbness" in walker.snapshot.result["reasons"]
+    )

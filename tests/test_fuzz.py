@@ -993,12 +993,19 @@ class ConversationFuzz(RuleBasedStateMachine):
         question_id = flow.question_of(snapshot.state) if snapshot.state else None
         if question_id is None:
             if snapshot.state == self.core.engine.result_state:
-                offered = (step, "rem") in self.users[user].live(step)
-                return Press(f"{step}:rem" if offered else f"{step}:new")
+                live = self.users[user].live(step)
+                if (step, "rem") in live:
+                    return Press(f"{step}:rem")
+                if (step, "review") in live:
+                    # A plan paused after an urgent result restarts once a professional has
+                    # looked at it; only then are reminders offered again.
+                    return Press(f"{step}:review")
+                return Press(f"{step}:new")
             return NewCheck()
         question = self.core.content.questions[question_id]
         if question.type == "yes_no":
-            return Press(f"{step}:y" if question.id == "consent" else f"{step}:n")
+            agrees = question.id in ("consent", "checked_by_professional")
+            return Press(f"{step}:y" if agrees else f"{step}:n")
         if question.type == "number":
             return Press(f"{step}:v{min(max(4, question.minimum or 0), question.maximum or 4)}")
         if question.type == "free_text":

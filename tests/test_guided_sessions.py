@@ -119,3 +119,18 @@ async def test_no_guided_session_while_the_plan_is_paused(world: World):
     refused = await world.press_plan(start)
     assert len(refused) == 1 and "no exercises for you right now" in refused[0]["text"]
     assert await world.rows("SELECT COUNT(*) FROM sessions") == [(0,)]
+
+
+async def test_a_press_delivered_twice_is_applied_once(world: World):
+    """After a crash Telegram delivers an unconfirmed button press again; the plan's buttons carry
+    the update id as an inbox key, as every other input does, so the second delivery does nothing."""
+    await world.check_and_set_reminders("UTC", "18:00")
+    session = await fire_session(world)
+    first = (await world.press_plan(f"r:{session}:g"))[-1]
+    press = data(first, "Next")
+    once = await world.plan.press("telegram", world.user, press, 99, inbox_key="update:41:plan")
+    again = await world.plan.press("telegram", world.user, press, 99, inbox_key="update:41:plan")
+    assert not once.duplicate and again.duplicate and again.user_id == once.user_id
+    shown = await world.new_messages()
+    assert [m["title"] for m in shown] == ["2 of 5: Kneeling hip flexor stretch"]  # no "already noted"
+    assert shown[0]["image"] == "half_kneeling_hip_flexor_stretch"

@@ -29,6 +29,7 @@ from bot.storage import open_storage
 from tests.locale_support import PSEUDO_NAME, content_with_pseudo_language, english_words, pseudo
 from tests.plan_support import TYPICAL, World, fire_session, move_to_next
 from tests.support import ROOT, FakeClock
+from tests.test_summary_pdf import page_text
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +182,14 @@ async def test_reminders_and_check_ins_arrive_in_the_persons_language(core: Core
         summary = await reports.summary("telegram", world.user)
         assert progress is not None and summary is not None
         assert progress[1].startswith(pseudo("Pain now 3/10, down from 4/10")), progress[1]
-        assert pseudo("Pain self-report from psoasbot") in summary and "{" not in summary
+        assert summary.message.startswith(pseudo("Here is a one-page summary")), summary.message
+        page = page_text(summary.pdf)  # the PDF as a reader's viewer shows it
+        assert pseudo("Pain self-report from psoasbot") in page and pseudo("Where it hurts") in page
+        assert "{" not in page + summary.message and "\ufffd" not in page  # every letter in the font
+        assert "Dez." in page or "Mär" in page  # its dates are CLDR's German ones
         city = core.content.in_language("de").messages.zone("Europe/London")  # CLDR's name for London
-        assert not english_words(progress[1] + summary.replace(city, "")), summary
+        page = page.replace(city, "").replace(" und ", " ")  # and CLDR's German "and" in a list
+        assert not english_words(progress[1] + summary.message + page), page
     finally:
         await storage.close()
 

@@ -1,4 +1,6 @@
-"""The "looking back" reports: the progress chart, the lines under it, the summary."""
+"""The "looking back" reports: the progress chart (for the phone and for paper) and the lines under it.
+
+The one-page summary is tested in test_summary_pdf.py."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -17,22 +20,23 @@ import yaml
 pytest.importorskip("matplotlib")
 
 import matplotlib.image
+import matplotlib.text
 from matplotlib import _pylab_helpers
 from matplotlib.dates import num2date
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from bot.core.messages import Messages, flatten
+from bot.core.messages import FORMATS_KEY, Messages, flatten
 from bot.reports import REPORT_MESSAGE_KEYS
 from bot.reports.chart import (
+    PAPER,
     PainPoint,
     SessionMark,
     _build_figure,
     render_progress_chart,
     summary_lines,
 )
-from bot.reports.summary import SummaryData, render_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 MESSAGES = ROOT / "content" / "messages" / "en.yaml"
@@ -96,7 +100,10 @@ def test_the_messages_file_has_every_report_key_the_code_uses(messages: Messages
         if source.name != "__init__.py":
             used |= set(re.findall(r'"(report\.[a-z_.]+)"', source.read_text(encoding="utf-8")))
     assert set(REPORT_MESSAGE_KEYS) <= set(messages.entries)
-    assert used <= set(REPORT_MESSAGE_KEYS)
+    # A sentence chosen by count is looked up by its stem and listed by its `.other` form.
+    listed = set(REPORT_MESSAGE_KEYS) | {key.removesuffix(".other") for key in REPORT_MESSAGE_KEYS}
+    stems = {key for key in used if any(other.startswith(f"{key}.") for other in listed)}  # ChartStyle.labels
+    assert used - stems <= listed, used - stems - listed
     # Keys chosen at run time (the per-outcome legend labels) are named in full too.
     assert {"report.chart.session_done", "report.chart.session_hurt"} <= used
 
@@ -226,14 +233,46 @@ def test_dates_are_in_the_users_zone(messages: Messages, zone: str, label: str) 
     for tick in ticks:
         at = local(tick, zone)
         assert (at.hour, at.minute) == (0, 0)
+    # Each label is the local day its tick starts, and the days run on across a month's end.
     labels = [text.get_text() for text in axis.get_ticklabels()]
-    assert label in labels
+    assert labels == [axis.get_major_formatter()(tick) for tick in axis.get_majorticklocs()]
+    days = [local(tick, zone).date() for tick in axis.get_majorticklocs()]
+    assert len({later - earlier for earlier, later in pairwise(days)}) == 1
     assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone=messages.zone(zone))
+
+
+def test_date_labels_are_in_the_readers_language(messages: Messages) -> None:
+    german = Messages("de", {**messages.entries, FORMATS_KEY: "de"})  # English words, German formats
+    figure = _build_figure(make_points(3), [], 5, "Europe/Berlin", german)
+    axis = figure.axes[-1].xaxis
+    (x,) = np.asarray(line(figure, "pain_now").get_xdata(orig=False), dtype=float)[:1]
+    assert axis.get_major_formatter()(x) == "1. März"
 
 
 def test_unknown_zone_falls_back_to_utc_and_says_so(messages: Messages) -> None:
     figure = _build_figure(make_points(2), [], 5, "Mars/Olympus", messages)
     assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone="UTC")
+
+
+# --- chart: on paper ----------------------------------------------------------------------------------
+
+
+def test_the_paper_chart_is_drawn_at_print_size_with_legible_words(messages: Messages) -> None:
+    """Printed half the page's text width (about 9 cm), its words stay at 7 points or more,
+    where the phone chart's would shrink to 4."""
+    png = render_progress_chart(
+        make_points(20), make_sessions(["done", "hurt"]), 6, "UTC", messages, style=PAPER
+    )
+    image = matplotlib.image.imread(BytesIO(png), format="png")
+    height, width = image.shape[:2]
+    assert (width / PAPER.dpi, height / PAPER.dpi) == pytest.approx(PAPER.size, abs=0.01)
+    figure = _build_figure(make_points(20), make_sessions(["done"]), 6, "UTC", messages, style=PAPER)
+    figure.draw_without_rendering()
+    sizes = [text.get_fontsize() for text in figure.findobj(matplotlib.text.Text) if text.get_text()]
+    assert sizes and min(sizes) >= 6.5
+    legend = {text.get_text() for legend in figure.legends for text in legend.get_texts()}
+    assert messages.text("report.print_chart.pain_worst") in legend
+    assert figure.axes[0].get_title() == ""  # the page's heading names it
 
 
 # --- chart: no global state, no leaks -----------------------------------------------------------------
@@ -297,141 +336,3 @@ def test_trend_line(messages: Messages, points: list[PainPoint], baseline: int |
 def test_sessions_line(messages: Messages, outcomes: list[str], expected: str) -> None:
     _, line_two = summary_lines([], make_sessions(outcomes, NOW - timedelta(days=5)), None, messages, now=NOW)
     assert line_two == expected
-
-
-# --- the summary document -----------------------------------------------------------------------------
-
-LONG_REASON = (
-    "Pain that spreads into the groin and front of the thigh and is worse when you get up from a "
-    "chair often comes from the hip flexors, and it usually settles with gentle stretching over a "
-    "few weeks, but it should be looked at if it keeps you awake at night."
-)
-
-
-def summary_data(**changes: object) -> SummaryData:
-    fields: dict[str, object] = {
-        "generated_at": datetime(2024, 3, 20, 23, 30, tzinfo=UTC),
-        "zone": "Asia/Tokyo",
-        "answers": {
-            "pain_location": ["lower_back", "groin"],
-            "radiates_to": [],
-            "worse_when_sitting": True,
-            "fever": False,
-            "duration_weeks": 3.0,
-            "pain_now": 6,
-            "sex": "F",
-            "age": None,
-            "text": "It started after a long drive " * 6,
-        },
-        "answer_labels": {
-            "pain_location": "Where it hurts",
-            "radiates_to": "Where it spreads",
-            "worse_when_sitting": "Worse when sitting",
-            "fever": "Fever",
-            "duration_weeks": "How long (weeks)",
-            "pain_now": "Pain at the check (0-10)",
-            "sex": "Sex",
-            "age": "Age",
-            "text": "In their own words",
-        },
-        "value_labels": {"lower_back": "lower back", "groin": "groin", "F": "Woman"},
-        "urgency_label": "See a GP or physio in the next few weeks",
-        "reasons": [LONG_REASON, "No warning signs were reported."],
-        "routine_name": "Gentle hip flexor routine",
-        "exercise_names": ["Half-kneeling hip flexor stretch", "Belly breathing"],
-        "sessions": make_sessions(["done", "done", "hurt", "skipped"]),
-        "points": [PainPoint(datetime(2024, 3, 1, 23, 30, tzinfo=UTC), 5, 7), PainPoint(START, 6, None)],
-        "baseline": 6,
-        "change_verdict": "Pain has gone down by less than 2 points, which may not be a real change yet.",
-    }
-    fields.update(changes)
-    return SummaryData(**fields)  # type: ignore[arg-type]
-
-
-def underlined(text: str, heading: str, rule: str) -> bool:
-    return f"\n{heading}\n{rule * len(heading)}\n" in f"\n{text}"
-
-
-def test_summary_has_every_section(messages: Messages) -> None:
-    text = render_summary(summary_data(), messages)
-    assert underlined(text, messages.text("report.summary.title"), "=")
-    for key in ("answers", "result", "routine", "sessions", "checkins", "trend"):
-        assert underlined(text, messages.text(f"report.summary.{key}_heading"), "-"), key
-    assert "Generated: 21/03/2024, 08:30 (Tokyo)" in text  # CLDR's en_GB short format, the city
-    assert "<" not in text and ">" not in text  # no HTML
-    assert text.endswith("\n")
-
-
-def test_summary_answers_with_labels(messages: Messages) -> None:
-    text = render_summary(summary_data(), messages)
-    assert "Where it hurts: lower back and groin\n" in text
-    assert "Where it spreads: none\n" in text
-    assert "Worse when sitting: yes\n" in text
-    assert "Fever: no\n" in text
-    assert "How long (weeks): 3\n" in text
-    assert "Pain at the check (0-10): 6\n" in text
-    assert "Sex: Woman\n" in text
-    assert "Age: not answered\n" in text
-
-
-def test_summary_result_routine_sessions_and_trend(messages: Messages) -> None:
-    text = render_summary(summary_data(), messages)
-    assert "Urgency: See a GP or physio in the next few weeks" in text
-    assert "- Pain that spreads into the groin" in text
-    assert "- No warning signs were reported." in text
-    assert "Routine: Gentle hip flexor routine" in text
-    assert "- Half-kneeling hip flexor stretch\n- Belly breathing\n" in text
-    assert "Sessions done: 3\n" in text  # the session that hurt was done too
-    assert "Of those, sessions that hurt: 1\n" in text
-    assert "Sessions skipped: 1\n" in text
-    assert "Pain at the start: 6/10\n" in text
-    assert "Latest pain: 5/10 (2 Mar 2024)\n" in text  # latest by time, in Tokyo
-    assert "which may not be a real change yet." in text
-
-
-def test_summary_checkin_table_uses_the_local_date(messages: Messages) -> None:
-    lines = render_summary(summary_data(), messages).splitlines()
-    header = next(i for i, row in enumerate(lines) if row.startswith("Date and time"))
-    assert "Pain now" in lines[header] and "Worst in 24 h" in lines[header]
-    assert set(lines[header + 1].replace(" ", "")) == {"-"}
-    # 23:30 UTC on 1 March is 08:30 on 2 March in Tokyo; rows run oldest first.
-    assert re.fullmatch(r"01/03/2024, 18:00 +6/10 +-", lines[header + 2])
-    assert re.fullmatch(r"02/03/2024, 08:30 +5/10 +7/10", lines[header + 3])
-
-
-def test_summary_ends_with_the_self_report_line(messages: Messages) -> None:
-    text = render_summary(summary_data(), messages)
-    closing = " ".join(messages.text("report.summary.not_a_diagnosis").split())
-    assert " ".join(text.split()).endswith(closing)
-    assert "not a diagnosis" in closing
-
-
-def test_summary_lines_fit_in_80_columns(messages: Messages) -> None:
-    lines = render_summary(summary_data(), messages).splitlines()
-    header = next(i for i, row in enumerate(lines) if row.startswith("Date and time"))
-    table = set(range(header, header + 4))
-    long_lines = [row for i, row in enumerate(lines) if len(row) > 80 and i not in table]
-    assert long_lines == []
-    # The long answer and the long reason really were wrapped, not dropped.
-    assert max(len(row) for row in lines) > 60
-    assert "keeps you awake at night." in render_summary(summary_data(), messages).replace("\n  ", " ")
-
-
-def test_summary_with_no_sessions_check_ins_or_routine(messages: Messages) -> None:
-    text = render_summary(
-        summary_data(
-            answers={},
-            reasons=[],
-            routine_name=None,
-            exercise_names=[],
-            sessions=[],
-            points=[],
-            baseline=None,
-            change_verdict=None,
-        ),
-        messages,
-    )
-    for key in ("no_answers", "no_reasons", "no_routine", "no_sessions", "no_checkins", "no_baseline"):
-        assert messages.text(f"report.summary.{key}") in text, key
-    assert "Latest pain" not in text
-    assert underlined(text, messages.text("report.summary.checkins_heading"), "-")

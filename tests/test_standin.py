@@ -359,6 +359,25 @@ async def test_send_photo_requires_an_image_and_reports_its_size(standin: BotApi
         await bot.send_photo(USER, b"not an image")
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims this size (the stand-in reads the size from the header alone)."""
+    return TINY_PNG[:16] + width.to_bytes(4, "big") + height.to_bytes(4, "big") + TINY_PNG[24:]
+
+
+async def test_send_photo_keeps_telegrams_documented_limits(standin: BotApiStandIn, bot: Bot) -> None:
+    standin.add_user(USER)
+    sent = await bot.send_photo(USER, png_header(1200, 600))
+    with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
+        await bot.send_photo(USER, png_header(2100, 100))  # a ratio above 20
+    with pytest.raises(BadRequest, match=r"(?i)photo_invalid_dimensions"):
+        await bot.send_photo(USER, png_header(6000, 4500))  # width + height above 10000
+    with pytest.raises(BadRequest, match=r"(?i)photo_save_file_invalid"):
+        await bot.send_photo(USER, png_header(800, 600) + b"\0" * (10 * 1024 * 1024))  # above 10 MB
+    again = await bot.send_photo(USER, sent.photo[-1].file_id)  # by file_id: no upload, same file
+    assert again.photo[-1].file_id == sent.photo[-1].file_id
+    assert len(standin.photos(USER)) == 2
+
+
 async def test_user_photo_can_be_downloaded_by_the_bot(standin: BotApiStandIn, bot: Bot) -> None:
     await standin.push_photo(USER)
     [update] = await bot.get_updates(timeout=0)

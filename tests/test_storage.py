@@ -183,7 +183,7 @@ async def test_outbox_ids_follow_the_order_of_the_replies(storage: Storage):
     tail = leased.items[-len(handled.replies) :]
     assert [item.id for item in tail] == handled.outbox_ids
     assert [item.payload["text"] for item in tail] == [reply.text for reply in handled.replies]
-    assert all(item.context == {"n": 2} for item in tail)
+    assert all(item.context == {"n": 2, "language": "en"} for item in tail)  # the front's, and the language
 
 
 async def test_a_lease_holds_across_connections_and_a_sent_reply_is_never_leased_again(storage_target: str):
@@ -223,7 +223,7 @@ async def test_an_expired_lease_is_taken_over_and_parts_sent_are_remembered(stor
     assert await storage.read(lambda tx: tx.outbox.users_with_unsent("t")) == [(user, "u1")]
     again = await storage.write(lambda tx: tx.outbox.lease(user, 60))
     assert [item.id for item in again.items] == [item.id for item in first.items]
-    assert again.items[0].context == {"n": 1, "parts_sent": 2}
+    assert again.items[0].context == {"n": 1, "language": "en", "parts_sent": 2}
     await storage.write(lambda tx: tx.outbox.drop_unsent(user))
     assert await storage.read(lambda tx: tx.outbox.backlog()) == 0
 

@@ -52,6 +52,11 @@ async def test_a_whole_check_by_buttons_in_the_language_the_app_reports(standin,
         await user.tap(pseudo(label), pseudo(expect))
     await standin.wait_for_message(user.chat_id, pseudo("Your routine:"), timeout=WAIT)
     await user.tap(pseudo("📖 How to do each one"), pseudo("Safety notes:"))
+    # A guided session: each step's picture comes with its legend, in the person's language too.
+    await user.command("/routine", pseudo("Your routine:"))
+    await user.tap(pseudo("▶ Start a session now"), pseudo("1 of 4: Face-down ball release"))
+    second = await user.tap(pseudo("Next ▶"), pseudo("2 of 4: Kneeling hip flexor stretch"))
+    assert second.kind == "photo" and pseudo("Picture 1: where you start") in (second.text or "")
     shown = everything_shown(standin, user.chat_id)
     assert not english_words(shown), english_words(shown)
     assert rows(bot.db, "SELECT language, language_set FROM users") == [("de", 0)]

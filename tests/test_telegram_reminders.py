@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from pypdf import PdfReader
 
 from tests.support import rows
 from tests.telegram_support import TYPICAL_TAPS, WAIT, BotProcess, Clock, TelegramUser, new_standin
@@ -110,8 +112,16 @@ async def test_reminders_across_daylight_saving_with_done_hurt_check_ins_chart_a
     mark = standin.mark()
     await standin.push_command(user.chat_id, "/summary")
     await standin.wait_for_call("sendDocument", since=mark, timeout=WAIT)
-    summary = standin.documents(user.chat_id)[-1].data.decode("utf-8")
-    assert "Latest symptom check" in summary and "not a diagnosis" in summary.lower()
+    document = standin.documents(user.chat_id)[-1]
+    assert document.file_name == "psoasbot-summary.pdf" and document.mime_type == "application/pdf"
+    assert document.data is not None
+    (tmp_path / document.file_name).write_bytes(document.data)  # kept with the test's files, to look at
+    pdf = PdfReader(BytesIO(document.data))
+    assert len(pdf.pages) == 1
+    page = " ".join(pdf.pages[0].extract_text().split())
+    assert "Eased to the Gentle routine while you wait" in page  # the plan's change, with its date
+    assert "Your pain was clearly worse on two check-ins in a row" in page  # and why
+    assert "7/10" in page and "not a diagnosis" in page
     await bot.stop()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -144,3 +145,49 @@ def test_a_mistyped_setting_stops_start_up_with_one_line_naming_it(tmp_path: Pat
         assert done.returncode == 2
         assert done.stderr.strip().splitlines() == [f"psoasbot: PSOASBOT_BROADCAST_PER_SECOND {why}"]
         assert not (tmp_path / "c.db").exists()
+
+
+def test_the_steps_show_each_picture_as_a_file_and_summary_writes_a_one_page_pdf(tmp_path: Path):
+    """No picture can be shown in a terminal: each step names its picture's file, drawn into the
+    cache folder beside the database; /summary writes the PDF there and prints its path."""
+    from PIL import Image
+    from pypdf import PdfReader
+
+    db = tmp_path / "data" / "chat.db"
+    # ... the typical check with the age range "30 to 49" tapped (3), then "How to do each one".
+    script = ["1", "1,3", "8", "1", "about 3 weeks", "4/10", "2", "2", "2", "3", "1", "1", "no", "skip"]
+    done = subprocess.run(
+        chat_command(db),
+        input="\n".join([*script, "1", "/summary", "/quit"]) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=90,
+        env={key: value for key, value in os.environ.items() if key != "PSOASBOT_CACHE_DIR"},
+    )
+    assert done.returncode == 0, done.stderr
+    pictures = [Path(found) for found in re.findall(r"^\[picture: (.+\.png)\]$", done.stdout, re.MULTILINE)]
+    assert len(pictures) == 4  # the ball-release routine's four exercises, each under its title
+    for picture in pictures:
+        assert picture.parent == (tmp_path / "data" / "cache").resolve()
+        with Image.open(picture) as image:
+            image.verify()
+            assert image.format == "PNG" and min(image.size) >= 600
+    saved = re.search(r"^Saved as a PDF: (.+\.pdf)$", done.stdout, re.MULTILINE)
+    assert saved is not None, done.stdout[-2000:]
+    pdf = PdfReader(saved.group(1))
+    assert len(pdf.pages) == 1
+    text = pdf.pages[0].extract_text()
+    assert "30 to 49" in text and "Ball release routine" in text and "not a diagnosis" in text
+
+
+def test_the_cache_folder_is_beside_the_database_unless_set(monkeypatch, tmp_path: Path):
+    from bot.config import Settings
+
+    monkeypatch.delenv("PSOASBOT_CACHE_DIR", raising=False)
+    settings = Settings.from_environment(dotenv=tmp_path / "no.env")
+    assert settings.cache_for("/var/lib/psoasbot/psoasbot.db") == Path("/var/lib/psoasbot/cache")
+    assert settings.cache_for("postgresql://bot@db.example.org/psoasbot") == Path("data/cache")
+    monkeypatch.setenv("PSOASBOT_CACHE_DIR", str(tmp_path / "pictures"))
+    settings = Settings.from_environment(dotenv=tmp_path / "no.env")
+    assert settings.cache_for("/var/lib/psoasbot/psoasbot.db") == tmp_path / "pictures"

@@ -6,6 +6,10 @@ end of input) leaves with status 0; everything said so far is already stored,
 so the next `psoasbot chat` carries on where the user was. It writes in the language
 given with `--language` (PSOASBOT_LANGUAGE by default) unless the user chose another
 with /language; its own sentences are in content/messages/<lang>.terminal.yaml.
+
+A terminal shows no pictures, so an exercise's picture is written to the cache
+folder as a PNG and its path printed where the picture would be; `/summary`
+writes the one-page PDF there too and prints its path.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import re
+from pathlib import Path
 from typing import IO
 
 from bot.core.events import (
@@ -32,6 +37,8 @@ from bot.core.messages import Messages
 from bot.core.ports import StorageError
 from bot.core.replies import Button, Reply, ReplyKind
 from bot.core.service import ConversationService
+from bot.illustrations import IllustrationError, Illustrations
+from bot.reports.service import ReportMaker
 
 CHANNEL = "terminal"
 COMMANDS: dict[str, Event] = {
@@ -48,12 +55,15 @@ _NUMBERS = re.compile(r"^\s*\d+(\s*[, ]\s*\d+)*\s*$")
 _TOGGLE = re.compile(r"^\d+:t\d+$")
 
 
-def render(reply: Reply, messages: Messages) -> tuple[str, list[Button]]:
-    """Plain-text rendering; returns the text and the buttons in numbered order."""
+def render(reply: Reply, messages: Messages, picture: str | None = None) -> tuple[str, list[Button]]:
+    """Plain-text rendering; returns the text and the buttons in numbered order. `picture` is the
+    line that stands for the reply's picture, under its title."""
     lines: list[str] = []
     if reply.title:
         marker = "!!" if reply.kind is ReplyKind.ESCALATION else "=="
         lines.append(f"{marker} {reply.title} {marker}")
+    if picture:
+        lines.append(picture)
     lines.append(reply.text)
     numbered = list(reply.all_buttons)
     for number, button in enumerate(numbered, start=1):
@@ -65,8 +75,17 @@ def render(reply: Reply, messages: Messages) -> tuple[str, list[Button]]:
 
 class TerminalChat:
     def __init__(
-        self, service: ConversationService, user: str | None = None, language: str | None = None
+        self,
+        service: ConversationService,
+        user: str | None = None,
+        language: str | None = None,
+        *,
+        pictures: Illustrations | None = None,
+        reports: ReportMaker | None = None,
+        files: Path | None = None,
     ) -> None:
+        """`pictures` (with a cache folder) and `reports` with `files`, the folder for summaries,
+        show exercise pictures and make /summary; without them the chat is words only."""
         self.service = service
         self.user = user or _local_user()
         self.buttons: list[Button] = []
@@ -74,6 +93,9 @@ class TerminalChat:
         """What the terminal reports as the user's language (as a Telegram app would)."""
         self.speaking = self.language
         """The language of the last replies (the user's own choice wins over `language`)."""
+        self.pictures = pictures
+        self.reports = reports
+        self.files = files
 
     @property
     def messages(self) -> Messages:
@@ -114,11 +136,47 @@ class TerminalChat:
             return
         self.speaking = handled.language or self.speaking
         for reply in handled.replies:
-            text, numbered = render(reply, self.messages)
+            text, numbered = render(reply, self.messages, self._picture_line(reply))
             output.write(text + "\n\n")
             if numbered:
                 self.buttons = numbered
         output.flush()
+
+    def _picture_line(self, reply: Reply) -> str | None:
+        """The picture as a file and one line naming it; nothing when it cannot be written (the
+        words of the reply say everything the picture shows)."""
+        if reply.image is None or self.pictures is None or self.pictures.cache_dir is None:
+            return None
+        try:
+            path = self.pictures.file(reply.image)
+        except (IllustrationError, OSError):
+            return None
+        return self.messages.text("terminal.picture", path=str(path.resolve()))
+
+    async def summary(self, output: IO[str]) -> None:
+        """/summary: the one-page PDF for a physio or doctor, written to a file."""
+        messages = self.messages
+        if self.reports is None or self.files is None:
+            output.write(messages.text("bot.unknown_command") + "\n\n")
+            return
+        try:
+            summary = await self.reports.summary(CHANNEL, self.user)
+        except StorageError:
+            output.write(messages.text("bot.storage_error") + "\n\n")
+            return
+        if summary is None:
+            output.write(messages.text("report.nothing_yet") + "\n\n")
+            return
+        path = self.files / _summary_file_name(summary.file_name, self.user)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(summary.pdf)
+        except OSError as error:
+            failed = messages.text("terminal.summary_failed", path=str(path), reason=error.strerror or error)
+            output.write(failed + "\n\n")
+            return
+        saved = messages.text("terminal.summary_saved", path=str(path.resolve()))
+        output.write(f"{summary.message}\n\n{saved}\n\n")
 
     async def run(self, source: IO[str], output: IO[str]) -> int:
         await self.say(Start(), output)
@@ -133,6 +191,10 @@ class TerminalChat:
             if line.strip().lower() in ("/quit", "/exit"):
                 output.write(self.messages.text("terminal.bye") + "\n")
                 return 0
+            if line.strip().lower() == "/summary":
+                await self.summary(output)
+                output.flush()
+                continue
             event = self.event_for(line)
             if event is not None:
                 await self.say(event, output)
@@ -146,3 +208,10 @@ def _local_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "local"
+
+
+def _summary_file_name(name: str, user: str) -> str:
+    """psoasbot-summary-<user>.pdf: one file per person, so two people on one machine keep theirs."""
+    stem, dot, suffix = name.rpartition(".")
+    safe = re.sub(r"[^A-Za-z0-9_-]+", "_", user).strip("_") or "local"
+    return f"{stem}-{safe}{dot}{suffix}"

@@ -650,8 +650,9 @@ class ConversationEngine:
             if question.key:
                 target[question.key] = value
             if question.group:
-                if value is False:
-                    answers.update({key: False for key in self.content.groups[question.group]})
+                if value is False:  # a warning sign typed earlier in the check stays: "no" never lowers
+                    group = self.content.groups[question.group]
+                    answers.update({key: False for key in group if answers.get(key) is not True})
                 given[question.group] = "yes" if value else "no"
         elif question.type == "number":
             assert question.key is not None
@@ -663,7 +664,8 @@ class ConversationEngine:
         elif question.type == "multi_choice":
             chosen = tuple(value)
             if question.group:
-                answers.update({key: key in chosen for key in self.content.groups[question.group]})
+                group = self.content.groups[question.group]
+                answers.update({key: key in chosen or answers.get(key) is True for key in group})
             elif question.key:
                 target[question.key] = [option.id for option in question.options if option.id in chosen]
         else:

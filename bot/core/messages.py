@@ -217,7 +217,13 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
 )
 
 # The terminal's own sentences, only in content/messages/<lang>.terminal.yaml.
-TERMINAL_MESSAGE_KEYS: Final[tuple[str, ...]] = ("terminal.bye", "terminal.choose_several")
+TERMINAL_MESSAGE_KEYS: Final[tuple[str, ...]] = (
+    "terminal.bye",
+    "terminal.choose_several",
+    "terminal.picture",
+    "terminal.summary_failed",
+    "terminal.summary_saved",
+)
 FORMATS_KEY: Final = "language.formats"
 """Not a sentence: the CLDR locale whose formats a language uses (optional; default the file's name)."""
 WEEKDAY_IDS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")

@@ -140,7 +140,10 @@ class ConversationService:
         outbox_ids: list[int] = []
         if request.outbox_context is not None and outcome.replies:
             payloads = [reply_to_dict(reply) for reply in outcome.replies]
-            outbox_ids = tx.outbox.add(user_id, payloads, request.outbox_context)
+            # The language goes with the replies: what the front adds when it sends them (a
+            # picture's legend) is in it too.
+            context = {**request.outbox_context, "language": language}
+            outbox_ids = tx.outbox.add(user_id, payloads, context)
         handled = Handled(
             outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids, language=language
         )

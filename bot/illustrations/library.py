@@ -22,7 +22,12 @@ from bot.illustrations.scene import IllustrationError, Scene, load_scene, parse_
 
 FOLDER: Final = "illustrations"  # under the content folder: <exercise_id>.yaml
 # The caption that goes with a picture says what the numbers and the glow mean.
-ILLUSTRATION_MESSAGE_KEYS: Final = ("illustration.caption.start_end", "illustration.caption.one_position")
+ILLUSTRATION_MESSAGE_KEYS: Final = (
+    "illustration.caption.start_end",
+    "illustration.caption.one_position",
+    "illustration.legend.start_end",
+    "illustration.legend.one_position",
+)
 _RENDERER_FILES: Final = ("body.py", "draw.py", "geometry.py", "props.py", "scene.py")
 
 
@@ -106,12 +111,33 @@ class Illustrations:
     def caption(self, exercise_id: str, messages: Messages) -> str:
         """The words to send with the picture: the exercise's name and what the numbered
         panels and the glow mean."""
+        key = "illustration.caption." + self._layout(exercise_id)
+        return messages.text(key, name=messages.text(f"exercise.{exercise_id}.name"))
+
+    def legend(self, exercise_id: str, messages: Messages) -> str:
+        """What the numbered panels and the glow mean, without the name: for a picture whose
+        caption already names the exercise."""
+        return messages.text("illustration.legend." + self._layout(exercise_id))
+
+    def file(self, exercise_id: str) -> Path:
+        """The picture as a file in the cache folder (written now if it is not there yet), for a
+        front that shows pictures by path. Raises OSError when it cannot be written, and
+        ValueError when this instance has no cache folder."""
+        if self.cache_dir is None:
+            raise ValueError("pictures as files need a cache folder")
+        picture = self.png(exercise_id)
+        path = self.cache_dir / f"{exercise_id}-{self.key(exercise_id)}.png"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(picture)
+        return path
+
+    def _layout(self, exercise_id: str) -> str:
         panels = self._panels.get(exercise_id)
         if panels is None:
             panels = len(self.scene(exercise_id).panels)
             self._panels[exercise_id] = panels
-        key = ILLUSTRATION_MESSAGE_KEYS[0] if panels > 1 else ILLUSTRATION_MESSAGE_KEYS[1]
-        return messages.text(key, name=messages.text(f"exercise.{exercise_id}.name"))
+        return "start_end" if panels > 1 else "one_position"
 
     def scene(self, exercise_id: str) -> Scene:
         """The checked picture data of one exercise."""

@@ -34,9 +34,32 @@ SESSION_WINDOW_DAYS: Final[int] = 14
 
 OUTCOMES: Final[tuple[str, ...]] = ("done", "hurt", "skipped")
 
-# Figure size in inches at 100 dpi: 800 x 500 pixels.
-_SIZE: Final[tuple[float, float]] = (8.0, 5.0)
-_DPI: Final[int] = 100
+
+@dataclass(frozen=True)
+class ChartStyle:
+    """How big the chart is drawn and how large its words are: one chart, two media.
+
+    On a phone the 800 x 500 PNG is shown about as wide as the screen; on the A4 summary
+    it is printed about 9 cm wide, where the phone chart's 10-point type would shrink to
+    4 points. So the paper chart is drawn at its printed size, with type that stays
+    legible on paper, at print resolution, and without a title (the page has headings).
+    """
+
+    size: tuple[float, float]  # inches
+    dpi: int
+    font: float  # points, at the drawn size
+    title: bool
+    legend_columns: int
+    labels: str
+    """Message key prefix for the words that differ on paper (the legend and the band)."""
+
+
+PHONE: Final = ChartStyle((8.0, 5.0), 100, 10.0, True, 3, "report.chart")
+"""800 x 500 pixels."""
+PAPER: Final = ChartStyle((3.5, 2.3), 300, 8.0, False, 2, "report.print_chart")
+"""Printed 8.9 x 5.8 cm (half the page's text width), 1050 x 690 pixels; the page may shrink it
+to 60 % when it is full, which still leaves its smallest words at about 4.5 points."""
+
 _MIN_SPAN_DAYS: Final[int] = 7
 _LONG_SPAN_DAYS: Final[int] = 200
 
@@ -94,8 +117,9 @@ def render_progress_chart(
     zone: str,
     messages: Messages,
     margin: int = DEFAULT_MARGIN,
+    style: ChartStyle = PHONE,
 ) -> bytes:
-    """Return a PNG (about 800 x 500 pixels) of pain over time.
+    """Return a PNG (800 x 500 pixels for the phone) of pain over time.
 
     Pain now is a line with one marker per check-in, worst pain in 24 h a lighter
     dashed line, the baseline a horizontal band (± `margin`, clipped to
@@ -104,11 +128,11 @@ def render_progress_chart(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    figure = _build_figure(points, sessions, baseline, zone, messages, margin)
+    figure = _build_figure(points, sessions, baseline, zone, messages, margin, style)
     try:
         FigureCanvasAgg(figure)
         buffer = BytesIO()
-        figure.savefig(buffer, format="png", dpi=_DPI)
+        figure.savefig(buffer, format="png", dpi=style.dpi)
         return buffer.getvalue()
     finally:
         # No pyplot, so nothing global holds the figure; clearing it breaks the
@@ -123,6 +147,7 @@ def _build_figure(
     zone: str,
     messages: Messages,
     margin: int = DEFAULT_MARGIN,
+    style: ChartStyle = PHONE,
 ) -> Figure:
     """Build the chart's Figure (not yet rendered). Tests inspect its artists by gid."""
     from matplotlib.figure import Figure
@@ -136,36 +161,44 @@ def _build_figure(
         key=lambda session: as_local(session.at, UTC),
     )
 
-    figure = Figure(figsize=_SIZE, dpi=_DPI, layout="constrained")
+    font = style.font
+    scale = font / PHONE.font  # lines and markers in proportion to the type
+    figure = Figure(figsize=style.size, dpi=style.dpi, layout="constrained")
     main, strip = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [7, 1]})
     handles: list[Line2D | Patch] = []
 
-    main.set_title(messages.text("report.chart.title"), parse_math=False)
-    main.set_ylabel(messages.text("report.chart.y_label"), parse_math=False)
+    if style.title:
+        main.set_title(messages.text("report.chart.title"), parse_math=False, fontsize=font * 1.2)
+    main.set_ylabel(messages.text(f"{style.labels}.y_label"), parse_math=False, fontsize=font)
     main.set_ylim(-0.4, 10.4)
     main.set_yticks(range(0, 11, 2))
-    main.grid(axis="y", color="#e0e0e0", linewidth=0.8)
+    main.tick_params(labelsize=font * 0.9, width=0.8 * scale, length=3.5 * scale)
+    strip.tick_params(labelsize=font * 0.9, width=0.8 * scale, length=3.5 * scale)
+    for axes in (main, strip):
+        for spine in axes.spines.values():
+            spine.set_linewidth(0.8 * scale)
+    main.grid(axis="y", color="#e0e0e0", linewidth=0.8 * scale)
     main.set_axisbelow(True)
 
     if baseline is not None:
         low, high = baseline_band(baseline, margin)
         band = main.axhspan(low, high, color=_BAND_COLOUR, alpha=0.18, linewidth=0, gid="baseline_band")
-        main.axhline(baseline, color=_BAND_COLOUR, linewidth=1, linestyle=":", gid="baseline")
-        band.set_label(messages.text("report.chart.baseline", baseline=baseline, margin=margin))
+        main.axhline(baseline, color=_BAND_COLOUR, linewidth=1 * scale, linestyle=":", gid="baseline")
+        band.set_label(messages.text(f"{style.labels}.baseline", baseline=baseline, margin=margin))
         handles.append(band)
 
     if points:
         times = [as_local(point.at, tz) for point in points]
-        marker_size = 5.0 if len(points) <= 60 else 3.0
+        marker_size = (5.0 if len(points) <= 60 else 3.0) * scale
         (now_line,) = main.plot(
             times,
             [point.pain_now for point in points],
             color=_PAIN_COLOUR,
-            linewidth=1.8,
+            linewidth=1.8 * scale,
             marker="o",
             markersize=marker_size,
             gid="pain_now",
-            label=messages.text("report.chart.pain_now"),
+            label=messages.text(f"{style.labels}.pain_now"),
         )
         handles.insert(0, now_line)
         if any(point.pain_worst_24h is not None for point in points):
@@ -179,10 +212,10 @@ def _build_figure(
                 worst,
                 color=_PAIN_COLOUR,
                 alpha=0.45,
-                linewidth=1.4,
+                linewidth=1.4 * scale,
                 linestyle="--",
                 gid="pain_worst",
-                label=messages.text("report.chart.pain_worst"),
+                label=messages.text(f"{style.labels}.pain_worst"),
             )
             handles.insert(1, worst_line)
     else:
@@ -197,11 +230,14 @@ def _build_figure(
             color="#616161",
             gid="no_data",
             parse_math=False,
+            fontsize=font,
         )
 
     strip.set_ylim(-1, 1)
     strip.set_yticks([])
-    strip.set_ylabel(messages.text("report.chart.sessions"), rotation=0, ha="right", va="center")
+    strip.set_ylabel(
+        messages.text("report.chart.sessions"), rotation=0, ha="right", va="center", fontsize=font * 0.9
+    )
     for outcome in OUTCOMES:
         marks = [as_local(session.at, tz) for session in sessions if session.outcome == outcome]
         if not marks:
@@ -212,7 +248,8 @@ def _build_figure(
             [0] * len(marks),
             linestyle="none",
             marker=marker,
-            markersize=7,
+            markersize=7 * scale,
+            markeredgewidth=1.0 * scale,
             markerfacecolor=face,
             markeredgecolor=edge,
             gid=gid,
@@ -226,7 +263,9 @@ def _build_figure(
     if moments:
         _set_date_axis(strip, min(moments).date(), max(moments).date(), tz, messages)
         strip.set_xlabel(
-            messages.text("report.chart.x_label", zone=messages.zone(str(tz.key))), parse_math=False
+            messages.text("report.chart.x_label", zone=messages.zone(str(tz.key))),
+            parse_math=False,
+            fontsize=font,
         )
     else:
         strip.set_xticks([])
@@ -236,15 +275,18 @@ def _build_figure(
         figure.legend(
             handles=handles,
             loc="outside lower center",
-            ncols=min(3, len(handles)),
-            fontsize="small",
+            ncols=min(style.legend_columns, len(handles)),
+            fontsize=font * 0.85,
             frameon=False,
+            handlelength=2.0,
+            columnspacing=1.2,
         )
     return figure
 
 
 def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, messages: Messages) -> None:
-    """Whole local days from `first` to `last` (at least a week), ticks at local midnights."""
+    """Whole local days from `first` to `last` (at least a week), ticks at local midnights,
+    labelled in the reader's language ("2 Mar", "2. März")."""
     from matplotlib.dates import AutoDateLocator, date2num, num2date
     from matplotlib.ticker import FuncFormatter
 
@@ -258,13 +300,15 @@ def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, messages: 
     right = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz)
     # matplotlib.dates ships date2num, AutoDateLocator and DateFormatter without annotations.
     axes.set_xlim(date2num(left), date2num(right))  # type: ignore[no-untyped-call]
-    locator = AutoDateLocator(tz=tz, minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
+    # interval_multiples=False: every n-th day from the first, not days 1, 1+n, ... of each month,
+    # which puts "Mar 31" and "Apr 1" side by side.
+    locator = AutoDateLocator(tz=tz, minticks=3, maxticks=7, interval_multiples=False)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
     long_span = days > _LONG_SPAN_DAYS
 
-    def label(value: float, position: object = None) -> str:
-        day = num2date(value, tz=tz).date()  # type: ignore[no-untyped-call]
-        return messages.day_month(day, with_year=long_span)
+    def label(value: float, _position: object = None) -> str:
+        moment: datetime = num2date(value, tz=tz)  # type: ignore[no-untyped-call]
+        return messages.day_month(moment.date(), with_year=long_span)
 
     axes.xaxis.set_major_formatter(FuncFormatter(label))
 

@@ -132,7 +132,7 @@ class SummaryDocument:
 MAX_ROW_COLUMNS: Final[int] = 4
 MIN_TABLE_ROWS: Final[int] = 4
 """Tables keep at least this many rows before the figure starts to shrink."""
-MIN_FIGURE_SCALE: Final[float] = 0.6
+MIN_FIGURE_SCALE: Final[float] = 0.8
 MIN_TYPE_SCALE: Final[float] = 0.9
 LAST_RESORT_TYPE_SCALE: Final[float] = 0.6
 
@@ -168,6 +168,9 @@ _FIGURE_GAP: Final[float] = 5.0
 _CAPTION_GAP: Final[float] = 1.0
 _WORD_SHARE: Final[float] = 0.4
 _ROW_WRAP_LIMIT: Final[int] = 2  # a row value needing more lines in its column goes full width
+_LABEL_SHARE: Final[float] = (
+    0.8  # of a row's cell at most, so a short value ("no") keeps its label on one line
+)
 _CLIP_STEPS: Final[tuple[int, ...]] = (6, 4, 2, 1)
 _TYPE_STEP: Final[float] = 0.05
 _FIGURE_STEP: Final[float] = 0.05
@@ -464,7 +467,7 @@ class _Page:
             width for row in rows if (width := self._width(row.value, size, row.emphasis)) <= cell_w * 0.75
         ]
         values = max(short_values, default=cell_w * 0.6)
-        return min(labels, max(cell_w - _LABEL_GAP - values, cell_w * 0.4), cell_w * 0.7)
+        return min(labels, max(cell_w - _LABEL_GAP - values, cell_w * 0.4), cell_w * _LABEL_SHARE)
 
     def _grid(
         self, x: float, y: float, cell_w: float, label_w: float, rows: list[Row], columns: int

@@ -10,31 +10,21 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from bot.core.answers import AREAS, BOOLEAN_KEYS
 from bot.core.clock import Clock
 from bot.core.content import Content
 from bot.core.locales import user_language
 from bot.core.messages import Messages
 from bot.core.plan.lifecycle import PlanRules
 from bot.core.plan.model import Plan, PlanEvent
-from bot.core.plan.rules import meaningful_change
 from bot.core.ports import Storage, Tx
-from bot.core.records import Checkin, Session, Snapshot
-from bot.core.routines import plan_routine
-from bot.reports.chart import PainPoint, SessionMark, render_progress_chart, summary_lines
-from bot.reports.summary import SummaryData, render_summary
+from bot.core.records import Assessment, Checkin, Session, Snapshot
+from bot.reports.chart import PAPER, PainPoint, SessionMark, render_progress_chart, summary_lines
+from bot.reports.document import SummaryFacts, build_summary_document
 
-ANSWER_ORDER = (
-    "pain_location",
-    "radiates_to",
-    "worse_when_sitting",
-    "worse_rising_from_chair",
-    "duration_weeks",
-    "pain_now",
-    "age",
-    "sex",
-)
+SUMMARY_FILE_NAME = "psoasbot-summary.pdf"
 
 
 @dataclass(frozen=True)
@@ -47,7 +37,20 @@ class History:
     checkins: list[Checkin]
     sessions: list[Session]
     zone: str
-    language: str = "en"
+    answers: dict[str, Any]
+    """The answers of the check that gave the latest result (see `_result_answers`)."""
+    assessed_at: datetime | None
+    language: str
+    """The language the person is written to in (bot/core/locales.py: `user_language`)."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What /summary sends: a few lines in the chat, then the one-page PDF."""
+
+    message: str
+    pdf: bytes
+    file_name: str = SUMMARY_FILE_NAME
 
 
 class ReportMaker:
@@ -64,20 +67,28 @@ class ReportMaker:
             user_id = tx.users.find(channel, external_id)
             if user_id is None:
                 return None
+            snapshot = tx.conversations.load_for(user_id)
+            assessments = tx.conversations.assessments(user_id)
             return History(
-                snapshot=tx.conversations.load_for(user_id),
+                snapshot=snapshot,
                 plan=tx.plans.get(user_id),
                 events=tx.plans.events(user_id),
                 checkins=tx.checkins.answered(user_id),
                 sessions=tx.sessions.of(user_id),
                 zone=tx.users.timezone(user_id) or "UTC",
+                answers=_result_answers(tx, user_id, snapshot, assessments),
+                assessed_at=_parse_time(assessments[-1].created_at) if assessments else None,
                 language=user_language(tx, user_id, self.content),
             )
 
         return await self.storage.read(work)
 
+    def content_for(self, history: History) -> Content:
+        """The content in the person's language: every sentence, label and format of a report."""
+        return self.content.in_language(history.language)
+
     def messages_for(self, history: History) -> Messages:
-        return self.content.in_language(history.language).messages
+        return self.content_for(history).messages
 
     @staticmethod
     def points(history: History) -> list[PainPoint]:
@@ -123,60 +134,78 @@ class ReportMaker:
         )
         return png, f"{first}\n{second}"
 
-    async def summary(self, channel: str, external_id: str) -> str | None:
+    async def summary(self, channel: str, external_id: str) -> Summary | None:
+        """The one-page PDF for a physio or doctor and the lines that go with it in the chat;
+        None until the person has a result to show."""
         history = await self.history(channel, external_id)
-        if history is None or not history.snapshot.answers:
+        if history is None or history.snapshot.result is None:
             return None
+        now = self.clock.now()
+        # The paper chart and the page take about half a second together: off the event loop,
+        # one drawing at a time (as the phone chart).
+        async with self._drawing:
+            pdf = await asyncio.to_thread(self._summary_pdf, history, now)
+        points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
         m = self.messages_for(history)
-        snapshot = history.snapshot
-        result = snapshot.result or {}
-        answers = {key: snapshot.answers[key] for key in ANSWER_ORDER if key in snapshot.answers}
-        answers.update(
-            {key: True for key in BOOLEAN_KEYS if snapshot.answers.get(key) is True and key not in answers}
-        )
-        labels = {
-            key: m.text(f"report.answer.{key}") if m.has(f"report.answer.{key}") else m.text(f"flag.{key}")
-            for key in answers
-            if m.has(f"report.answer.{key}") or m.has(f"flag.{key}")
-        }
-        values = {area: m.text(f"area.{area}") for area in AREAS}
-        values.update(
-            {
-                "F": m.text("question.sex.option.female"),
-                "M": m.text("question.sex.option.male"),
-                "X": m.text("question.sex.option.other"),
-            }
-        )
-        urgency = str(result.get("urgency", "SELF_CARE"))
-        reasons = [
-            m.text(f"red_flag.{rid}.reason")
-            for rid in result.get("reasons", [])
-            if m.has(f"red_flag.{rid}.reason")
-        ]
-        routine = plan_routine(history.plan, self.content)
-        points, baseline = self.points(history), self.baseline(history)
-        verdict = None
-        if points and baseline is not None:
-            change = meaningful_change(baseline, points[-1].pain_now, self.content.checkin_rules)
-            rules = self.content.checkin_rules
-            verdict = m.text(
-                f"report.change.{change}", points=rules.change_points, percent=rules.change_percent
+        trend, sessions = summary_lines(points, marks, baseline, m, now=now)
+        return Summary(f"{m.text('report.summary.message')}\n\n{trend}\n{sessions}", pdf)
+
+    def _summary_pdf(self, history: History, now: datetime) -> bytes:
+        from bot.reports.pdf import render_summary_pdf
+
+        content = self.content_for(history)
+        points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
+        chart = None
+        if points:
+            margin = content.checkin_rules.change_points
+            chart = render_progress_chart(
+                points, marks, baseline, history.zone, content.messages, margin, style=PAPER
             )
-        data = SummaryData(
-            generated_at=self.clock.now(),
+        facts = SummaryFacts(
+            generated_at=now,
             zone=history.zone,
-            answers=answers,
-            answer_labels=labels,
-            value_labels=values,
-            urgency_label=m.text(f"result.title.{urgency}"),
-            reasons=reasons,
-            routine_name=m.text(f"routine.{routine.id}.name") if routine is not None else None,
-            exercise_names=[m.text(f"exercise.{exercise.id}.name") for exercise in routine.exercises]
-            if routine is not None
-            else [],
-            sessions=self.marks(history),
-            points=points,
+            answers=history.answers,
+            result=history.snapshot.result,
+            checked_at=_checked_at(history),
+            plan=history.plan,
+            events=history.events,
+            sessions=history.sessions,
+            checkins=history.checkins,
             baseline=baseline,
-            change_verdict=verdict,
+            chart=chart,
         )
-        return render_summary(data, m)
+        return render_summary_pdf(build_summary_document(facts, content))
+
+
+def _result_answers(
+    tx: Tx, user_id: int, snapshot: Snapshot, assessments: list[Assessment]
+) -> dict[str, Any]:
+    """The answers behind the latest result. Usually the conversation still holds them; after
+    a new check was started (or started and cancelled) they are the stored answers of the
+    check that result came from, which the data export lists by check."""
+    latest = assessments[-1] if assessments else None
+    if latest is None or latest.check_id is None or latest.check_id == snapshot.check_id:
+        return dict(snapshot.answers)
+    exported = tx.users.export(user_id)
+    return {
+        str(row["key"]): row["value"]
+        for row in exported.get("answers", ())
+        if row.get("check_id") == latest.check_id
+    }
+
+
+def _checked_at(history: History) -> datetime | None:
+    """When the latest result was given: its plan event (on the plan's clock, as every other
+    date on the page), else the moment the result was stored."""
+    for event in reversed(history.events):
+        if event.event in ("assessed_routine", "assessed_urgent") and event.detail.get("source") == "result":
+            return event.at
+    return history.assessed_at
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -13,6 +13,19 @@ from dataclasses import dataclass, field
 # Telegram's limit for files uploaded by bots through the public Bot API server.
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DEFAULT_PHOTO_SIZE = (800, 600)
+# sendPhoto's documented limits: at most 10 MB, width + height at most 10000, ratio at most 20.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10_000
+MAX_PHOTO_RATIO = 20
+
+
+def photo_problem(size: int, width: int, height: int) -> str | None:
+    """Why Telegram would refuse this photo upload, or None."""
+    if size > MAX_PHOTO_BYTES:
+        return "PHOTO_SAVE_FILE_INVALID"
+    if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(width, height):
+        return "PHOTO_INVALID_DIMENSIONS"
+    return None
 
 
 @dataclass(frozen=True)

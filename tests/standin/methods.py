@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from . import limits
 from .errors import NOT_MODIFIED, QUERY_TOO_OLD, ApiError, bad_request
 from .formatting import FormattedText, format_text
-from .media import DEFAULT_PHOTO_SIZE, Upload, guess_mime_type, image_size
+from .media import DEFAULT_PHOTO_SIZE, Upload, guess_mime_type, image_size, photo_problem
 from .records import AnsweredCallback, ChatState, SentMessage, StoredFile
 from .schema import missing_parameter
 from .state import World
@@ -224,6 +224,9 @@ class BotApiMethods:
         size = image_size(stored.data) if stored.data is not None else DEFAULT_PHOTO_SIZE
         if size is None:
             raise bad_request("IMAGE_PROCESS_FAILED")
+        problem = photo_problem(len(stored.data), *size) if stored.data is not None else None
+        if problem is not None:
+            raise bad_request(problem)
         content = {"photo": self.world.register_photo(stored, *size), **_caption_fields(caption)}
         return self._store_with_file(chat, stored, caption, markup, content, request)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -39,6 +40,7 @@ from bot.core.messages import Messages
 from bot.core.ports import Storage, StorageError, Tx
 from bot.core.records import Lease
 from bot.core.replies import Reply, ReplyKind, reply_from_dict
+from bot.illustrations import IllustrationError
 
 log = logging.getLogger("psoasbot.telegram.delivery")
 T = TypeVar("T")
@@ -123,6 +125,14 @@ class PictureSource(Protocol):
     def key(self, name: str) -> str: ...
 
     def png(self, name: str) -> bytes: ...
+
+    def caption(self, name: str, messages: Messages) -> str:
+        """The picture's name and what its panels and glow mean."""
+        ...
+
+    def legend(self, name: str, messages: Messages) -> str:
+        """What its panels and glow mean, for under a caption that names the exercise already."""
+        ...
 
 
 class DeliveryObserver(Protocol):
@@ -246,7 +256,11 @@ class Deliverer:
         screen.parts_sent = int(context.get("parts_sent", 0))
         screen.proactive = bool(context.get("proactive"))
         screen.language = context.get("language")
+        retire = context.get("retire_message_id")
         try:
+            if retire is not None:
+                # A guided session moved on: the step that was pressed loses its buttons.
+                await self._retire(chat_id, int(retire))
             if target is not None:
                 # A reminder or check-in answered in place: edit that message, not the question.
                 await with_retries(
@@ -297,22 +311,31 @@ class Deliverer:
     # ------------------------------------------------------------ pictures
 
     async def _send_with_picture(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
-        """The picture with the reply as its caption when it fits Telegram's 1,024 characters;
-        otherwise the picture captioned with the title, then the text (with the buttons) below.
-        Each picture is uploaded once; later sends name it by the file_id Telegram gave it."""
-        assert reply.image is not None
-        fits = _caption_length(reply) <= CAPTION_LIMIT
-        caption = html_text(reply) if fits else html_text(Reply(reply.kind, "", title=reply.title or None))
+        """The picture with the reply as its caption, and a line on what the panels and the glow
+        mean, when that fits Telegram's 1,024 characters; otherwise the picture captioned with
+        its name and that line, then the text (with the buttons) below. Each picture is uploaded
+        once; later sends name it by the file_id Telegram gave it."""
+        messages = self._messages_for(screen)
+        assert reply.image is not None and self.pictures is not None and messages is not None
+        try:
+            legend = self.pictures.legend(reply.image, messages)
+            own_caption = self.pictures.caption(reply.image, messages)
+        except IllustrationError as error:  # start-up validation makes this rare: send the words
+            log.error("picture unavailable", extra={"picture": reply.image, "error": str(error)})
+            return await self._send_text(chat_id, reply, screen)
+        fits = _caption_length(reply) + len(legend) + 2 <= CAPTION_LIMIT
+        if fits:
+            caption = f"{html_text(reply)}\n\n<i>{html.escape(legend, quote=False)}</i>"
+        else:
+            caption = html.escape(own_caption, quote=False)
         sent: Message | None = None
         if screen.parts_sent == 0:
-            sent = await self._photo(
-                chat_id, reply.image, caption.strip(), keyboard(reply) if fits else None, screen
-            )
+            sent = await self._photo(chat_id, reply.image, caption, keyboard(reply) if fits else None, screen)
             if fits:
                 return sent
             if screen.outbox_id is not None:
                 await self.storage.write(partial(_note_parts_sent, outbox_id=screen.outbox_id, parts=1))
-        rest = Reply(reply.kind, reply.text, buttons=reply.buttons, timer=reply.timer)
+        rest = Reply(reply.kind, reply.text, title=reply.title, buttons=reply.buttons, timer=reply.timer)
         text_screen = Screen(screen.question_message_id, outbox_id=None, proactive=screen.proactive)
         return await self._send_text(chat_id, rest, text_screen) or sent
 
@@ -393,8 +416,10 @@ class Deliverer:
         """Take the buttons off the old question, so the chat shows one live question."""
         if screen.question_message_id is None or screen.keyboard_retired:
             return
-        message_id = screen.question_message_id
         screen.keyboard_retired = True
+        await self._retire(chat_id, screen.question_message_id)
+
+    async def _retire(self, chat_id: int, message_id: int) -> None:
         with contextlib.suppress(Undeliverable):  # already gone or too old to edit: nothing to tidy
             await with_retries(
                 lambda: self.bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None),
@@ -402,14 +427,21 @@ class Deliverer:
             )
 
     async def _send(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
-        if reply.image and self.pictures is not None:
+        messages = self._messages_for(screen)
+        if reply.image and self.pictures is not None and messages is not None:
             sent = await self._send_with_picture(chat_id, reply, screen)
         else:
             sent = await self._send_text(chat_id, reply, screen)
-        messages = self.languages(screen.language) if self.languages and screen.language else self.messages
         if sent is not None and reply.timer and messages is not None:
             self._start_timer(chat_id, sent.message_id, reply.timer, messages)
         return sent
+
+    def _messages_for(self, screen: Screen) -> Messages | None:
+        """The sentences of the language the reply was written in, for what the delivery adds
+        to it (a picture's legend, a countdown); the default language's when it is not known."""
+        if self.languages is not None and screen.language:
+            return self.languages(screen.language)
+        return self.messages
 
     async def _send_text(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
         parts = split_message(html_text(reply))

@@ -243,7 +243,13 @@ class TelegramFront:
         if self.plan is not None and is_plan_button(data) and user is not None:
             try:
                 handled = await self.plan.press(
-                    CHANNEL, str(user.id), data, message_id, language=user.language_code or ""
+                    CHANNEL,
+                    str(user.id),
+                    data,
+                    message_id,
+                    language=user.language_code or "",
+                    # Its own key: a conversation the press starts below claims "update:<id>".
+                    inbox_key=f"update:{update.update_id}:plan",
                 )
             except StorageError as error:
                 log.error(
@@ -256,6 +262,11 @@ class TelegramFront:
                     )
                 return
             trace.note_user(handled.user_id)
+            if handled.duplicate:  # delivered again after a crash: applied once already
+                trace.note_outcome("duplicate")
+                if handled.user_id is not None:
+                    await self.deliverer.flush(handled.user_id, chat.id)
+                return
             if handled.rejected:
                 trace.note_outcome("rejected")
                 log.warning(
@@ -324,19 +335,22 @@ class TelegramFront:
             log.warning("could not send progress chart", extra={"error": type(error).__name__})
 
     async def on_summary(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A few lines on how it is going, then the one-page PDF for a physio or doctor; read-only,
+        so sent directly, not through the outbox."""
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or self.reports is None:
             return
-        document = await self.reports.summary(CHANNEL, str(user.id))
+        summary = await self.reports.summary(CHANNEL, str(user.id))
         messages = await self._messages_for(update)
-        if document is None:
+        if summary is None:
             await self._say(chat.id, messages.text("report.nothing_yet"))
             return
+        await self._say(chat.id, summary.message)
         try:
             await with_retries(
                 lambda: context.bot.send_document(
                     chat.id,
-                    InputFile(document.encode("utf-8"), filename="psoasbot-summary.txt"),
+                    InputFile(summary.pdf, filename=summary.file_name),
                     caption=messages.text("report.summary_caption"),
                 ),
                 "sendDocument",

@@ -68,6 +68,8 @@ class PlanHandled:
     review: bool = False
     """The person wants to restart a paused plan: the front starts the review question."""
     rejected: str | None = None
+    duplicate: bool = False
+    """The same press delivered again (after a crash): applied once already, nothing done now."""
 
 
 @dataclass
@@ -119,9 +121,13 @@ class PlanService:
         data: str,
         message_id: int | None,
         language: str | None = None,
+        *,
+        inbox_key: str | None = None,
     ) -> PlanHandled:
-        """One plan button; `language` is what the person's app reports (see
-        ConversationService.handle)."""
+        """One plan button. `language` is what the person's app reports (see
+        ConversationService.handle). `inbox_key` (a transport's update id) makes it idempotent,
+        as ConversationService.handle does for everything else: a press delivered twice is
+        applied once."""
         button = PlanButton.decode(data)
         if button is None:
             return PlanHandled(None, rejected="malformed plan button")
@@ -133,6 +139,7 @@ class PlanService:
                 button=button,
                 message_id=message_id,
                 language=language,
+                inbox_key=inbox_key,
             ),
             key=f"{channel}:{external_id}",
         )
@@ -146,10 +153,13 @@ class PlanService:
         button: PlanButton,
         message_id: int | None,
         language: str | None,
+        inbox_key: str | None = None,
     ) -> PlanHandled:
         user_id = tx.users.find(channel, external_id)
         if user_id is None:
             return PlanHandled(None, rejected="unknown user")
+        if inbox_key is not None and not tx.inbox.claim(inbox_key, user_id):
+            return PlanHandled(user_id, duplicate=True)
         speaking = self.in_language(user_language(tx, user_id, self.content, language))
         return speaking._press_for(tx, user_id, button, message_id)
 
@@ -167,7 +177,8 @@ class PlanService:
         elif button.area == "g":
             handled = self._next_step_button(tx, user_id, plan, button, batch, edit, now)
         elif button.area == "u":
-            handled = self._guide_button(tx, user_id, plan, button, batch, now)
+            retire = {"retire_message_id": message_id} if message_id is not None else {}
+            handled = self._guide_button(tx, user_id, plan, button, batch, retire, now)
         else:
             handled = self._checkin_button(tx, user_id, plan, button, batch, edit, now)
         batch.write(tx, user_id)
@@ -264,15 +275,32 @@ class PlanService:
         self._show_step(session_id, guide, batch)
         return PlanHandled(user_id)
 
-    def _show_step(self, session_id: int, guide: Guide, batch: Batch) -> None:
+    def _show_step(
+        self, session_id: int, guide: Guide, batch: Batch, retire: dict[str, Any] | None = None
+    ) -> None:
         current = guide.current
         assert current is not None
         exercise = self.content.exercises[current]
-        batch.say(self.screens.guided_step(session_id, guide, exercise), standalone=True)
+        # Its picture's legend is written by the front, in this language.
+        batch.say(
+            self.screens.guided_step(session_id, guide, exercise),
+            standalone=True,
+            language=self.content.language,
+            **(retire or {}),
+        )
 
     def _guide_button(
-        self, tx: Tx, user_id: int, plan: Plan | None, button: PlanButton, batch: Batch, now: datetime
+        self,
+        tx: Tx,
+        user_id: int,
+        plan: Plan | None,
+        button: PlanButton,
+        batch: Batch,
+        retire: dict[str, Any],
+        now: datetime,
     ) -> PlanHandled:
+        """A step's button. Moving on (`retire`) takes the buttons off the step that was pressed,
+        so the chat shows one live step; timing a hold keeps them, the step is still on."""
         if button.action == "s":
             if button.ref != 0:
                 return PlanHandled(user_id, rejected="a guided session starts from session 0 only")
@@ -290,27 +318,27 @@ class PlanService:
         current = guide.current
         assert current is not None
         if button.action == "c":
-            self._show_step(session.id, guide, batch)
+            self._show_step(session.id, guide, batch, retire)
         elif button.action == "t":
             hold = self.content.exercises[current].dose.hold_seconds
             if hold:
                 # The countdown's later edits are written by the front, in this language.
                 batch.say(self.screens.guided_timer(hold), standalone=True, language=self.content.language)
         elif button.action == "x":
-            batch.say(self.screens.guided_stopped(session.id), standalone=True)
+            batch.say(self.screens.guided_stopped(session.id), standalone=True, **retire)
         elif button.action == "h":
             tx.sessions.update(session.id, outcome="hurt", hurt_exercise=current)
-            batch.say(self.screens.hurt_where(session.id), standalone=True)
+            batch.say(self.screens.hurt_where(session.id), standalone=True, **retire)
         else:  # next, or skip
             skipped = (*guide.skipped, current) if button.action == "k" else guide.skipped
             moved = Guide(guide.exercises, guide.position + 1, skipped, guide.started_at)
             tx.sessions.update(session.id, guide=moved)
             if moved.current is not None:
-                self._show_step(session.id, moved, batch)
+                self._show_step(session.id, moved, batch, retire)
             else:
                 tx.sessions.update(session.id, outcome="done")
                 self._schedule_day_after(tx, user_id, now)
-                batch.say(self.screens.guided_finished(moved.skipped), standalone=True)
+                batch.say(self.screens.guided_finished(moved.skipped), standalone=True, **retire)
         return PlanHandled(user_id)
 
     # ------------------------------------------------------------ it hurt
