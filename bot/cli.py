@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot import logs
 from bot.config import Settings, SettingsError
+from bot.core import locales
 from bot.core.app import SYMPTOM_CHECK_FLOW, Core, build_core
 from bot.core.content import ContentError
 from bot.core.ports import StorageError
@@ -27,11 +28,17 @@ def _parser() -> argparse.ArgumentParser:
     chat.add_argument(
         "--db", help="database file or postgresql:// URL (default: $PSOASBOT_DB or ./data/psoasbot.db)"
     )
+    chat.add_argument(
+        "--language",
+        help="the language to write in, such as de (default: $PSOASBOT_LANGUAGE or en); /language changes it",
+    )
 
     assess = commands.add_parser("assess", help="triage one JSON answer set from stdin or --file")
     assess.add_argument("--file", type=Path, help="read the JSON from this file instead of stdin")
 
-    commands.add_parser("validate", help="check content/ and flows/ and report every problem")
+    commands.add_parser(
+        "validate", help="check content/ and flows/, every language included, and report every problem"
+    )
 
     graph = commands.add_parser("graph", help="write the flow as a Mermaid diagram")
     graph.add_argument("--output", type=Path, help="file to write (default: standard output)")
@@ -109,7 +116,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
         print(
             f"content and flows are valid: {len(content.exercises)} exercises, "
             f"{len(content.routines)} routines, {len(content.red_flags)} red-flag rules, "
-            f"{len(content.questions)} questions, {len(core.flow.states)} flow states"
+            f"{len(content.questions)} questions, {len(core.flow.states)} flow states, "
+            f"languages {', '.join(content.languages)}"
         )
         return EXIT_OK
     if args.command == "assess":
@@ -145,8 +153,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings, core: Core) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    language = getattr(args, "language", None) or settings.language
+    if locales.match(language, core.content.languages) is None:
+        print(
+            f"psoasbot: no language {language!r} in the content (present: {', '.join(core.content.languages)})",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     user = getattr(args, "user", None)
-    return asyncio.run(_chat(core, database, user, settings.db_pool_size, settings.cache_for(database)))
+    cache = settings.cache_for(database)
+    return asyncio.run(_chat(core, database, user, settings.db_pool_size, language, cache))
 
 
 def _render_pictures(core: Core, output: Path) -> int:
@@ -219,7 +235,9 @@ def _run_telegram(args: argparse.Namespace, settings: Settings, core: Core, data
     return asyncio.run(run_telegram(core, database, telegram))
 
 
-async def _chat(core: Core, database: str, user: str | None, pool_size: int, cache: Path) -> int:
+async def _chat(
+    core: Core, database: str, user: str | None, pool_size: int, language: str, cache: Path
+) -> int:
     from bot.adapters.terminal import TerminalChat
     from bot.core.clock import SystemClock
     from bot.core.service import ConversationService
@@ -232,6 +250,7 @@ async def _chat(core: Core, database: str, user: str | None, pool_size: int, cac
         chat = TerminalChat(
             ConversationService(core.engine, storage),
             user,
+            language,
             pictures=Illustrations(core.content.root, cache),
             reports=ReportMaker(core.content, storage, SystemClock(), core.plan_rules),
             files=cache,

@@ -18,23 +18,28 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.core.clock import (
+    NO_WORDS,
     WEEKDAYS,
+    ClockWords,
     LocalTime,
     QuietHours,
     ZoneAliases,
     ZoneMatch,
-    common_zones,
     load_zone_aliases,
     local_date,
     local_wall_time,
     next_occurrence,
+    parse_time_range,
     parse_zone,
     shift_out_of_quiet_hours,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEZONES_PATH = ROOT / "content" / "timezones.yaml"
+ENGLISH_PATH = ROOT / "content" / "clock" / "en.yaml"
 EVERY_DAY = WEEKDAYS
+ENGLISH = load_zone_aliases(ENGLISH_PATH, with_words=True)
+WORDS = ENGLISH.words
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -57,7 +62,9 @@ def local(moment: datetime, zone: str) -> tuple[date, str]:
 
 @pytest.fixture(scope="module")
 def aliases() -> ZoneAliases:
-    return load_zone_aliases(TIMEZONES_PATH)
+    """What an English speaker's typed zone is looked up in: their words, then the
+    abbreviations every language shares."""
+    return ENGLISH.combined(load_zone_aliases(TIMEZONES_PATH))
 
 
 # ---------------------------------------------------------------- LocalTime
@@ -91,7 +98,7 @@ def aliases() -> ZoneAliases:
     ],
 )
 def test_local_time_parses_what_people_type(text: str, expected: str) -> None:
-    parsed = LocalTime.parse(text)
+    parsed = LocalTime.parse(text, WORDS)
     assert parsed is not None
     assert str(parsed) == expected
 
@@ -119,7 +126,35 @@ def test_local_time_parses_what_people_type(text: str, expected: str) -> None:
     ],
 )
 def test_local_time_refuses_nonsense(text: str) -> None:
-    assert LocalTime.parse(text) is None
+    assert LocalTime.parse(text, WORDS) is None
+
+
+def test_without_a_language_only_digits_are_times() -> None:
+    # Stored times are digits; "noon" and "6pm" are words of a language.
+    assert str(LocalTime.parse("07:30", NO_WORDS)) == "07:30"
+    assert LocalTime.parse("noon") is None
+    assert LocalTime.parse("6pm") is None
+
+
+def test_another_language_brings_its_own_time_words() -> None:
+    german = ClockWords(noon=("mittag",), midnight=("mitternacht",), hour=("uhr",), range=("bis",))
+    assert str(LocalTime.parse("18 Uhr", german)) == "18:00"
+    assert str(LocalTime.parse("18.30 uhr", german)) == "18:30"
+    assert str(LocalTime.parse("Mittag", german)) == "12:00"
+    assert LocalTime.parse("noon", german) is None
+    assert LocalTime.parse("6pm", german) is None
+    assert parse_time_range("22 bis 7 Uhr", german) == (LocalTime(22, 0), LocalTime(7, 0))
+    assert parse_time_range("22 to 7", german) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [("22-7", "22:00", "07:00"), ("10pm to 8am", "22:00", "08:00"), ("23:00 – 07:30", "23:00", "07:30")],
+)
+def test_ranges_of_hours_in_english(text: str, start: str, end: str) -> None:
+    found = parse_time_range(text, WORDS)
+    assert found is not None
+    assert (str(found[0]), str(found[1])) == (start, end)
 
 
 def test_local_time_prints_two_digits_and_rejects_impossible_values() -> None:
@@ -601,20 +636,25 @@ def test_every_alias_is_understood_as_typed(aliases: ZoneAliases) -> None:
         assert match.zone == zone, key
 
 
-def test_common_zones_are_the_buttons(aliases: ZoneAliases) -> None:
-    buttons = common_zones(aliases)
-    assert 6 <= len(buttons) <= 10
-    assert buttons[0] == ZoneMatch("Europe/London", "London")
-    assert {button.zone for button in buttons} >= {"Europe/London", "America/New_York", "Asia/Kolkata", "UTC"}
-    for button in buttons:
-        ZoneInfo(button.zone)
-        assert 0 < len(button.label) <= 24
+def test_a_language_falls_back_on_names_other_languages_list(aliases: ZoneAliases) -> None:
+    german = ZoneAliases({"munchen": "Europe/Berlin"}, frozenset({"amerika"}), ClockWords(zone=("zeit",)))
+    combined = german.combined(load_zone_aliases(TIMEZONES_PATH), ENGLISH)
+    assert parse_zone("München Zeit", combined) == ZoneMatch("Europe/Berlin", "Europe/Berlin")
+    assert parse_zone("munich", combined) == ZoneMatch("Europe/Berlin", "Europe/Berlin")  # English
+    assert parse_zone("CET", combined) == ZoneMatch("CET", "CET")  # any language
+    assert parse_zone("Amerika", combined) is None
+    assert parse_zone("USA", combined) is None  # refused in English, so refused here too
 
 
 VALID_FILE = """\
 schema_version: 1
-buttons:
-  - {zone: Europe/London, label: London}
+aliases:
+  berlin: Europe/Berlin
+ambiguous: [ist]
+"""
+WORDS_FILE = """\
+schema_version: 1
+words: {am: [am], pm: [pm], noon: [noon], midnight: [], hour: [], range: [to], zone: [time]}
 aliases:
   berlin: Europe/Berlin
 ambiguous: [ist]
@@ -627,7 +667,34 @@ def test_a_small_valid_file_loads(tmp_path: Path) -> None:
     loaded = load_zone_aliases(path)
     assert loaded.aliases == {"berlin": "Europe/Berlin"}
     assert loaded.ambiguous == frozenset({"ist"})
-    assert loaded.buttons == (ZoneMatch("Europe/London", "London"),)
+    assert loaded.words == NO_WORDS
+
+
+def test_a_language_file_loads_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "en.yaml"
+    path.write_text(WORDS_FILE, encoding="utf-8")
+    loaded = load_zone_aliases(path, with_words=True)
+    assert loaded.words.noon == ("noon",)
+    assert parse_zone("berlin time", loaded) == ZoneMatch("Europe/Berlin", "Europe/Berlin")
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        (WORDS_FILE.replace("noon: [noon], ", ""), "words.noon"),
+        (WORDS_FILE.replace("pm: [pm]", "pm: pm"), "words.pm"),
+        (WORDS_FILE.replace("am: [am]", "am: [am, '7']"), "words.am[1]"),
+        (WORDS_FILE.replace("zone: [time]", "zone: [time], tomorrow: []"), "words: unknown key"),
+        (WORDS_FILE.replace("words: ", "wrds: "), "words:"),
+    ],
+)
+def test_broken_words_name_the_file_and_key(tmp_path: Path, text: str, where: str) -> None:
+    path = tmp_path / "en.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ValueError) as raised:
+        load_zone_aliases(path, with_words=True)
+    assert str(path) in str(raised.value)
+    assert where in str(raised.value)
 
 
 @pytest.mark.parametrize(
@@ -641,12 +708,10 @@ def test_a_small_valid_file_loads(tmp_path: Path) -> None:
             VALID_FILE.replace("berlin: Europe/Berlin", "berlin: Europe/Berlin\n  ist: Asia/Kolkata"),
             "ambiguous[0]",
         ),
-        (VALID_FILE.replace("label: London", "label: ''"), "buttons[0].label"),
-        (VALID_FILE.replace("zone: Europe/London", "zone: Europe/Londres"), "buttons[0].zone"),
-        (VALID_FILE.replace("{zone: Europe/London, label: London}", "Europe/London"), "buttons[0]"),
         (VALID_FILE.replace("schema_version: 1", "schema_version: 2"), "schema_version"),
         (VALID_FILE + "extra: true\n", "extra"),
-        ("schema_version: 1\nbuttons: []\naliases: {}\n", "buttons"),
+        (VALID_FILE + "words: {}\n", "words"),
+        ("schema_version: 1\naliases: [berlin]\n", "aliases"),
         ("- just\n- a list\n", "top level"),
         ("aliases: {berlin: [\n", "cannot read"),
     ],

@@ -150,7 +150,7 @@ async def test_a_red_flag_pause_asks_before_restarting_and_records_the_answer(wo
     # /reminders says the plan is on hold; its button asks first.
     await world.plan.list_reminders("telegram", world.user)
     listed = await world.new_messages()
-    assert "on hold since 2026-03-20" in listed[0]["text"]
+    assert "on hold since 20 Mar 2026" in listed[0]["text"]
     asked = await world.press_plan(listed[0]["buttons"][0][0][0])
     assert "has a doctor or physiotherapist checked this pain" in asked[-1]["text"]
     not_yet = await world.send(Text("not yet"))
@@ -288,7 +288,7 @@ async def test_quiet_hours_and_days_can_be_changed_in_reminders(world: World):
     for index in (1, 2, 3, 5, 6):  # untick all but Monday and Friday
         await world.send(Press(f"{step}:t{index}"))
     changed = await world.send(Press(f"{step}:ok"))
-    assert any("now comes on Mon, Fri" in m["text"] for m in changed)
+    assert any("now comes on Mon and Fri" in m["text"] for m in changed)
     assert await world.rows("SELECT days FROM reminders WHERE kind = 'session'") == [('["mon", "fri"]',)]
 
     quiet = next(b[0] for row in listed[-1]["buttons"] for b in row if b[1] == "🌙 Quiet hours")

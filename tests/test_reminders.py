@@ -300,7 +300,7 @@ async def test_changing_the_time_zone_keeps_local_times(world: World):
     await world.check_and_set_reminders("UTC", "18:00")
     await world.send(ChangeTimezone())
     saved = await world.send(Text("New York"))
-    assert any("Time zone set to America/New_York" in m["text"] for m in saved)
+    assert any("Time zone set to New York" in m["text"] for m in saved)
     rows = await world.rows("SELECT local_time, timezone, due_at FROM reminders WHERE kind = 'session'")
     assert rows[0][:2] == ("18:00", "America/New_York")
     # 2026-03-20 in New York is EDT (UTC-4): 18:00 local = 22:00 UTC.
@@ -386,6 +386,6 @@ async def test_changing_the_time_zone_mid_check_asks_the_check_question_again(wo
     await world.send(Text("yes"))
     await world.send(ChangeTimezone())
     shown = await world.send(Text("Tokyo"))
-    assert any("Time zone set to Asia/Tokyo" in m["text"] for m in shown)
+    assert any("Time zone set to Tokyo" in m["text"] for m in shown)
     assert any("Where do you feel the pain?" in m["text"] for m in shown)
     assert await world.rows("SELECT flow, state FROM conversations") == [("symptom_check", "pain_location")]

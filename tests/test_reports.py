@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
-from bot.core.messages import Messages, flatten
+from bot.core.messages import FORMATS_KEY, Messages, flatten
 from bot.reports import REPORT_MESSAGE_KEYS
 from bot.reports.chart import (
     PAPER,
@@ -217,7 +217,7 @@ def test_y_axis_is_zero_to_ten(messages: Messages) -> None:
 # --- chart: time zone ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("zone", "label"), [("Asia/Tokyo", "Mar 2"), ("UTC", "Mar 1")])
+@pytest.mark.parametrize(("zone", "label"), [("Asia/Tokyo", "2 Mar"), ("UTC", "1 Mar")])
 def test_dates_are_in_the_users_zone(messages: Messages, zone: str, label: str) -> None:
     late = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)  # 08:30 on 2 March in Tokyo
     figure = _build_figure([PainPoint(late, 4, 5)], make_sessions(["done"], late), 5, zone, messages)
@@ -225,7 +225,7 @@ def test_dates_are_in_the_users_zone(messages: Messages, zone: str, label: str) 
     axis = figure.axes[-1].xaxis  # the sessions strip carries the date labels
     (x,) = np.asarray(pain_now.get_xdata(orig=False), dtype=float)
     assert axis.get_major_formatter()(x) == label
-    assert local(x, zone).date().isoformat() == f"2024-03-0{label[-1]}"
+    assert local(x, zone).date().isoformat() == f"2024-03-0{label[0]}"
     # Ticks fall on local midnights, so each label is the local day that starts there.
     figure.draw_without_rendering()
     ticks = [tick for tick in axis.get_majorticklocs() if axis.get_view_interval()[0] <= tick]
@@ -238,11 +238,11 @@ def test_dates_are_in_the_users_zone(messages: Messages, zone: str, label: str) 
     assert labels == [axis.get_major_formatter()(tick) for tick in axis.get_majorticklocs()]
     days = [local(tick, zone).date() for tick in axis.get_majorticklocs()]
     assert len({later - earlier for earlier, later in pairwise(days)}) == 1
-    assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone=zone)
+    assert figure.axes[-1].get_xlabel() == messages.text("report.chart.x_label", zone=messages.zone(zone))
 
 
 def test_date_labels_are_in_the_readers_language(messages: Messages) -> None:
-    german = Messages("de", messages.entries)
+    german = Messages("de", {**messages.entries, FORMATS_KEY: "de"})  # English words, German formats
     figure = _build_figure(make_points(3), [], 5, "Europe/Berlin", german)
     axis = figure.axes[-1].xaxis
     (x,) = np.asarray(line(figure, "pain_now").get_xdata(orig=False), dtype=float)[:1]

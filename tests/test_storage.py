@@ -183,7 +183,7 @@ async def test_outbox_ids_follow_the_order_of_the_replies(storage: Storage):
     tail = leased.items[-len(handled.replies) :]
     assert [item.id for item in tail] == handled.outbox_ids
     assert [item.payload["text"] for item in tail] == [reply.text for reply in handled.replies]
-    assert all(item.context == {"n": 2} for item in tail)
+    assert all(item.context == {"n": 2, "language": "en"} for item in tail)  # the front's, and the language
 
 
 async def test_a_lease_holds_across_connections_and_a_sent_reply_is_never_leased_again(storage_target: str):
@@ -223,7 +223,7 @@ async def test_an_expired_lease_is_taken_over_and_parts_sent_are_remembered(stor
     assert await storage.read(lambda tx: tx.outbox.users_with_unsent("t")) == [(user, "u1")]
     again = await storage.write(lambda tx: tx.outbox.lease(user, 60))
     assert [item.id for item in again.items] == [item.id for item in first.items]
-    assert again.items[0].context == {"n": 1, "parts_sent": 2}
+    assert again.items[0].context == {"n": 1, "language": "en", "parts_sent": 2}
     await storage.write(lambda tx: tx.outbox.drop_unsent(user))
     assert await storage.read(lambda tx: tx.outbox.backlog()) == 0
 
@@ -318,6 +318,25 @@ async def test_a_new_user_and_a_user_with_no_conversation_load_empty(storage: St
     assert created[0] == again[0] == zoned[0]
     assert created[1] == again[1] and created[1].state is None and created[1].answers == {}
     assert zoned[1].context == {"timezone": "Europe/Oslo", "quiet": ["23:00", "06:30"]}
+
+
+async def test_a_chosen_language_wins_over_what_the_app_reports(storage: Storage):
+    """What the app reports is kept for later messages, until the person chooses one."""
+
+    def steps(tx: Tx) -> list[str | None]:
+        user = tx.users.get_or_create("t", "polyglot")
+        seen = []
+        tx.users.set_language(user, "de", chosen=False)
+        seen.append(tx.users.language(user))
+        tx.users.set_language(user, "es", chosen=False)  # the phone's language changed
+        seen.append(tx.users.language(user))
+        tx.users.set_language(user, "en")  # chosen with /language
+        tx.users.set_language(user, "de", chosen=False)
+        seen.append(tx.users.language(user))
+        seen.append(tx.users.language(user + 1000))
+        return seen
+
+    assert await storage.write(steps) == ["de", "es", "en", None]
 
 
 async def test_records_come_back_the_same_on_every_backend(storage: Storage):

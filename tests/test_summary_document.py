@@ -17,7 +17,7 @@ import pytest
 
 from bot.core.content import Content
 from bot.core.events import NewCheck, Press, Start, Text
-from bot.core.messages import Messages
+from bot.core.messages import FORMATS_KEY, Messages
 from bot.core.plan.model import Plan, PlanEvent
 from bot.core.records import Checkin, Guide, Session
 from bot.reports.chart import PAPER, PainPoint, render_progress_chart
@@ -138,7 +138,7 @@ def test_answers_read_as_the_buttons_said_and_every_warning_sign_is_listed(conte
         "Age 30 to 49",  # the button tapped, not the 40 stored for it
         "Sitting and getting up Worse sitting and getting up",
         "How long 3 to 6 weeks",
-        "Where it hurts Lower back, Groin",
+        "Where it hurts Lower back and Groin",  # a list the language's way (CLDR)
         "Where it spreads Front of the thigh",
         "Sex Woman",
         "It started after a long drive to my sister's.",
@@ -183,7 +183,7 @@ def test_a_yes_is_bold_and_a_warning_sign_from_a_check_in_is_never_left_off(cont
     bold = bold_text(pdf)
     assert "Fever or feeling unwell yes" in bold
     assert "Numbness in one leg yes*" in bold
-    assert "* Reported at a check-in after the symptom check: Numbness in one leg (Dec 2)." in page_text(pdf)
+    assert "* Reported at a check-in after the symptom check: Numbness in one leg (2 Dec)." in page_text(pdf)
     text = page_text(pdf)
     assert "Urgent: advised to see a doctor today" in text
     assert "Back or hip pain with a fever" in text  # why, as the person was told
@@ -198,8 +198,8 @@ def test_the_routine_each_plan_change_and_the_check_ins_against_the_start(conten
     walker = tapped_check()
     plan, started = first_plan(walker)
     pains = [6, 7, 8, 8, 6, 5, 4, 3]
-    history = checkins(len(pains), NOW - timedelta(days=18), pains)  # Nov 16 to Nov 23
-    eased = core().plan_rules.eased(plan, ("worse_two_in_a_row",), 8, history[3].at)  # on answering Nov 19
+    history = checkins(len(pains), NOW - timedelta(days=18), pains)  # 16 Nov to 23 Nov
+    eased = core().plan_rules.eased(plan, ("worse_two_in_a_row",), 8, history[3].at)  # on answering 19 Nov
     assert eased.plan is not None and eased.event is not None
     hurt = Session(
         3, 1, NOW - timedelta(days=16), plan.routine, "hurt", "glute_bridge", "groin", 7, False, False
@@ -215,20 +215,20 @@ def test_the_routine_each_plan_change_and_the_check_ins_against_the_start(conten
     text = page_text(pdf)
     assert "Plan now eased: the gentle routine, no ball work" in text
     assert "Routine Gentle routine while you wait, step 1 of 2" in text
-    assert "Nov 4 Symptom check (self-care): Desk-sitter routine" in text
+    assert "4 Nov Symptom check (self-care): Desk-sitter routine" in text
     assert (
-        "Nov 19 Eased to the Gentle routine while you wait Your pain was clearly worse on two check-ins in a row"
+        "19 Nov Eased to the Gentle routine while you wait Your pain was clearly worse on two check-ins in a row"
         in text
     )
-    assert "Nov 18 Glute bridge Groin 7/10 no, not by the next morning" in text
+    assert "18 Nov Glute bridge Groin 7/10 no, not by the next morning" in text
     assert "Sessions done 2" in text and "Guided step by step 1" in text and "That hurt 1" in text
     for row in (
-        "Nov 16 6/10 7/10 about as at the start",
-        "Nov 19 8/10 9/10 worse than at the start; Eased to the Gentle routine while you wait",
-        "Nov 23 3/10 4/10 better than at the start",
+        "16 Nov 6/10 7/10 about as at the start",
+        "19 Nov 8/10 9/10 worse than at the start; Eased to the Gentle routine while you wait",
+        "23 Nov 3/10 4/10 better than at the start",
     ):
         assert row in text, row
-    assert "Pain at the start: 6/10 (Nov 4)." in text and "Latest check-in: 3/10 (Nov 23)." in text
+    assert "Pain at the start: 6/10 (4 Nov)." in text and "Latest check-in: 3/10 (23 Nov)." in text
     assert "That is a meaningful improvement: at least 2 points or 30 % lower than at the start." in text
 
 
@@ -256,7 +256,7 @@ def test_a_long_history_stays_on_one_page_with_its_latest_rows(content: Content)
     pdf = pdf_of(summary, content)
     assert len(read(pdf).pages) == 1
     text = page_text(pdf)
-    assert "earlier check-ins not shown." in text and "Dec 3 1/10" in text  # the latest is kept
+    assert "earlier check-ins not shown." in text and "3 Dec 1/10" in text  # the latest is kept
     assert (
         "earlier changes not shown." in text and "earlier reports of pain during exercise not shown." in text
     )
@@ -267,15 +267,16 @@ def test_a_long_history_stays_on_one_page_with_its_latest_rows(content: Content)
 def test_no_check_ins_yet_says_so_and_draws_no_chart(content: Content) -> None:
     pdf = pdf_of(facts(tapped_check()), content)
     text = page_text(pdf)
-    assert "Pain at the start: 6/10 (Nov 4). No pain check-ins yet." in text
+    assert "Pain at the start: 6/10 (4 Nov). No pain check-ins yet." in text
     assert "No sessions recorded yet." in text
     assert not read(pdf).pages[0].images
 
 
 def test_dates_are_written_the_readers_way(content: Content) -> None:
-    german = replace(content, messages=Messages("de", content.messages.entries))
+    # English words, German formats.
+    german = replace(content, messages=Messages("de", {**content.messages.entries, FORMATS_KEY: "de"}))
     text = page_text(pdf_of(facts(tapped_check(), checkins=checkins(3, NOW - timedelta(days=40))), german))
-    assert "4. Nov." in text and "4. Dez. 2026, 18:30" in text and "Nov 4" not in text
+    assert "4. Nov." in text and "4. Dez. 2026, 18:30" in text and "4 Nov" not in text
 
 
 # --- From storage, as /summary reads it ---------------------------------------------------------------

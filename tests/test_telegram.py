@@ -57,6 +57,7 @@ async def test_a_full_self_care_check_with_buttons_only(standin, bot):
         "progress",
         "summary",
         "timezone",
+        "language",
         "help",
         "cancel",
         "mydata",

@@ -2,7 +2,8 @@
 
 The contract (README: "psoasbot assess") is used by tools outside the project:
 exit 0 with the result on standard output, or exit 2 with a one-line error on
-standard error for input that is not a JSON object of valid answers.
+standard error for input that is not a JSON object of valid answers. An optional
+`language` key ("de", "es-MX") picks the language of `message` and of the text reader.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from bot.core import locales
 from bot.core.answers import AnswerError, validate_answers
 from bot.core.app import Core
 from bot.core.presenter import Presenter
@@ -32,13 +34,24 @@ def assess(raw_json: str, core: Core) -> dict[str, Any]:
         data = json.loads(raw_json)
     except (json.JSONDecodeError, RecursionError) as error:
         raise InvalidInput(f"input is not valid JSON: {error}") from error
+    engine = core.engine
+    if isinstance(data, dict) and "language" in data:
+        # Not an answer: the language of `message`, and the one `text` is read in.
+        data = dict(data)
+        tag = data.pop("language")
+        code = locales.match(tag, core.content.languages) if isinstance(tag, str) else None
+        if code is None:
+            present = ", ".join(core.content.languages)
+            raise InvalidInput(f"language: {tag!r} is not a language present (present: {present})")
+        engine = engine.in_language(code)
     try:
         answers = validate_answers(data)
     except AnswerError as error:
         raise InvalidInput(str(error)) from error
     # The routine a first check would offer: the plan that result starts, as every front shows it.
-    result, _, routine = core.engine.assess(answers, None, datetime.now(UTC))
-    replies = Presenter(core.content).result(result, merge_text_findings(answers, core.content), routine, 0)
+    result, _, routine = engine.assess(answers, None, datetime.now(UTC))
+    content = engine.content
+    replies = Presenter(content).result(result, merge_text_findings(answers, content), routine, 0)
     first = replies[0]
     return {
         "urgency": result.urgency.value,

@@ -3,7 +3,9 @@
 Choices are numbered; several choices are typed as "1,3". It reads standard
 input line by line, so a script can drive it through a pipe. `/quit` (or the
 end of input) leaves with status 0; everything said so far is already stored,
-so the next `psoasbot chat` carries on where the user was.
+so the next `psoasbot chat` carries on where the user was. It writes in the language
+given with `--language` (PSOASBOT_LANGUAGE by default) unless the user chose another
+with /language; its own sentences are in content/messages/<lang>.terminal.yaml.
 
 A terminal shows no pictures, so an exercise's picture is written to the cache
 folder as a PNG and its path printed where the picture would be; `/summary`
@@ -18,7 +20,19 @@ import re
 from pathlib import Path
 from typing import IO
 
-from bot.core.events import Back, Cancel, Event, Help, NewCheck, Press, Select, ShowRoutine, Start, Text
+from bot.core.events import (
+    Back,
+    Cancel,
+    ChooseLanguage,
+    Event,
+    Help,
+    NewCheck,
+    Press,
+    Select,
+    ShowRoutine,
+    Start,
+    Text,
+)
 from bot.core.messages import Messages
 from bot.core.ports import StorageError
 from bot.core.replies import Button, Reply, ReplyKind
@@ -35,11 +49,13 @@ COMMANDS: dict[str, Event] = {
     "/cancel": Cancel(),
     "/routine": ShowRoutine(),
     "/back": Back(),
+    "/language": ChooseLanguage(),
 }
 _NUMBERS = re.compile(r"^\s*\d+(\s*[, ]\s*\d+)*\s*$")
+_TOGGLE = re.compile(r"^\d+:t\d+$")
 
 
-def render(reply: Reply, picture: str | None = None) -> tuple[str, list[Button]]:
+def render(reply: Reply, messages: Messages, picture: str | None = None) -> tuple[str, list[Button]]:
     """Plain-text rendering; returns the text and the buttons in numbered order. `picture` is the
     line that stands for the reply's picture, under its title."""
     lines: list[str] = []
@@ -52,8 +68,8 @@ def render(reply: Reply, picture: str | None = None) -> tuple[str, list[Button]]
     numbered = list(reply.all_buttons)
     for number, button in enumerate(numbered, start=1):
         lines.append(f"  {number}) {button.label}")
-    if reply.multi:
-        lines.append('  (type the numbers of all that apply, for example "1,3")')
+    if reply.multi and messages.has("terminal.choose_several"):  # the terminal's own wording
+        lines.append(f"  {messages.text('terminal.choose_several')}")
     return "\n".join(lines), numbered
 
 
@@ -62,6 +78,7 @@ class TerminalChat:
         self,
         service: ConversationService,
         user: str | None = None,
+        language: str | None = None,
         *,
         pictures: Illustrations | None = None,
         reports: ReportMaker | None = None,
@@ -72,13 +89,17 @@ class TerminalChat:
         self.service = service
         self.user = user or _local_user()
         self.buttons: list[Button] = []
+        self.language = language or service.engine.content.default_language
+        """What the terminal reports as the user's language (as a Telegram app would)."""
+        self.speaking = self.language
+        """The language of the last replies (the user's own choice wins over `language`)."""
         self.pictures = pictures
         self.reports = reports
         self.files = files
 
     @property
     def messages(self) -> Messages:
-        return self.service.engine.messages
+        return self.service.engine.content.in_language(self.speaking).messages
 
     def event_for(self, line: str) -> Event | None:
         """What a typed line means, given the buttons shown last."""
@@ -90,8 +111,6 @@ class TerminalChat:
             return COMMANDS[command]
         if command.startswith("/") and command[1:].isalpha():
             return None  # an unknown command: `say_unknown` answers it
-        if stripped.lower() in ("back", "b"):
-            return Back()
         by_label = [button for button in self.buttons if button.label == stripped]
         if len(by_label) == 1:  # a 0-10 scale: "3" means 3, not the third button
             return Press(by_label[0].data)
@@ -100,7 +119,7 @@ class TerminalChat:
             if any(not 1 <= number <= len(self.buttons) for number in numbers):
                 return Text(stripped)
             chosen = [self.buttons[number - 1] for number in numbers]
-            toggles = [button.data for button in chosen if button.data.split(":")[-1].startswith("t")]
+            toggles = [button.data for button in chosen if _TOGGLE.match(button.data)]
             if toggles and len(toggles) == len(chosen):
                 return Select(tuple(toggles))
             if len(chosen) == 1:
@@ -109,14 +128,15 @@ class TerminalChat:
 
     async def say(self, event: Event, output: IO[str]) -> None:
         try:
-            handled = await self.service.handle(CHANNEL, self.user, event)
+            handled = await self.service.handle(CHANNEL, self.user, event, language=self.language)
         except StorageError:
             # Nothing was stored (the step rolled back); the user can simply try again.
-            output.write(self.service.engine.messages.text("bot.storage_error") + "\n\n")
+            output.write(self.messages.text("bot.storage_error") + "\n\n")
             output.flush()
             return
+        self.speaking = handled.language or self.speaking
         for reply in handled.replies:
-            text, numbered = render(reply, self._picture_line(reply))
+            text, numbered = render(reply, self.messages, self._picture_line(reply))
             output.write(text + "\n\n")
             if numbered:
                 self.buttons = numbered
@@ -169,7 +189,7 @@ class TerminalChat:
                 output.write("\n")
                 return 0
             if line.strip().lower() in ("/quit", "/exit"):
-                output.write("Bye! Your answers are saved; run the chat again to carry on.\n")
+                output.write(self.messages.text("terminal.bye") + "\n")
                 return 0
             if line.strip().lower() == "/summary":
                 await self.summary(output)
@@ -179,7 +199,7 @@ class TerminalChat:
             if event is not None:
                 await self.say(event, output)
             elif line.strip().startswith("/"):
-                output.write(self.service.engine.messages.text("bot.unknown_command") + "\n\n")
+                output.write(self.messages.text("bot.unknown_command") + "\n\n")
                 output.flush()
 
 

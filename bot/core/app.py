@@ -38,7 +38,8 @@ def build_core(
     offer_reminders: bool = False,
     front: str | None = None,
 ) -> Core:
-    """Load and check everything; `offer_reminders` is for fronts that can deliver them, and
+    """Load and check everything, every language included; `language` is the default one (for
+    people whose own is not known), `offer_reminders` is for fronts that can deliver them, and
     `front` picks the sentences that front says its own way (e.g. "type 2" in the terminal)."""
     content = load_content(content_dir, language, front=front)
     problems: list[str] = []

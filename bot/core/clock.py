@@ -18,8 +18,10 @@ Two kinds of day need a rule, and both are decided here once:
 * A wall time that happens twice (the hour repeated when clocks go back) fires
   once, at the first instance (`fold=0`).
 
-Typed time zones are understood from content/timezones.yaml (cities, countries
-and abbreviations people actually type) plus the zone database itself. Text a
+Typed time zones are understood from content/timezones.yaml (abbreviations people
+type in any language) and content/clock/<lang>.yaml (the words of one language:
+cities and countries in that language, "noon", "am"/"pm", "to" between two times),
+plus the zone database itself. No word of any language is written here. Text a
 person typed is never handed to `ZoneInfo` as a key: it is only looked up in an
 index built from the names the database lists.
 """
@@ -29,8 +31,8 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Protocol
@@ -83,21 +85,67 @@ _UTC_NAMES = frozenset(
         for name in ("UTC", "UCT", "GMT", "GMT0", "GMT+0", "GMT-0", "Greenwich", "Universal", "Zulu")
     }
 )
-_MAX_LABEL = 24
 
-# "18:00", "18.30", "7h30", "0730", "730", "7", "6pm", "6:30 p.m."
-_TIME_PATTERN = re.compile(
-    r"(?P<hour>[0-9]{1,2})(?:[:.h]?(?P<minute>[0-9]{2}))?\s*(?:(?P<half>[ap])\.?\s*m\.?)?",
-    re.IGNORECASE,
-)
-_NAMED_TIMES = {"noon": (12, 0), "midday": (12, 0), "midnight": (0, 0)}
+# "18:00", "18.30", "7h30", "0730", "730", "7"; a language's words add "6pm", "18 Uhr".
+_TIME_DIGITS = r"(?P<hour>[0-9]{1,2})(?:[:.h]?(?P<minute>[0-9]{2}))?"
+_TIME_PATTERN = re.compile(_TIME_DIGITS)
+# Between the two ends of a range of hours ("22-7", "22:00 – 07:00"); words add "to", "bis".
+_RANGE_SIGNS = ("-", "–")
 # "UTC+2", "gmt -5", "+05:30", "utc +5:45", "+0530"; the text is normalised first.
 _OFFSET_PATTERN = re.compile(
     r"(?:utc|gmt)?\s*(?P<sign>[+-])\s*(?P<hours>[0-9]{1,2})(?::?(?P<minutes>[0-9]{2}))?"
 )
 _ETC_PATTERN = re.compile(r"Etc/GMT(?P<sign>[+-])(?P<hours>[0-9]{1,2})")
-# Words people add that do not change which zone they mean: "UK time", "Pacific time zone".
-_FILLER_SUFFIX = re.compile(r"\s+(?:standard\s+)?(?:time\s*zone|timezone|time)$")
+
+
+def _alternatives(words: Iterable[str]) -> str:
+    """A regular expression matching any of `words` (longest first; any run of spaces
+    inside one matches any spacing)."""
+    ordered = sorted(
+        {" ".join(word.casefold().split()) for word in words if word.strip()}, key=len, reverse=True
+    )
+    return "|".join(r"\s*".join(re.escape(part) for part in word.split()) for word in ordered)
+
+
+@dataclass(frozen=True)
+class ClockWords:
+    """The words one language uses around times and zones (content/clock/<lang>.yaml).
+
+    All optional: a language without am/pm simply lists none.
+    """
+
+    am: tuple[str, ...] = ()
+    pm: tuple[str, ...] = ()
+    noon: tuple[str, ...] = ()
+    midnight: tuple[str, ...] = ()
+    hour: tuple[str, ...] = ()
+    """Words after an hour that change nothing ("o'clock", "Uhr")."""
+    range: tuple[str, ...] = ()
+    """Words between the two ends of a range of hours ("to", "until", "bis")."""
+    zone: tuple[str, ...] = ()
+    """Words after a zone's name that change nothing ("time", "time zone", "Zeit")."""
+    patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+    named_times: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        half = ""
+        if self.am or self.pm:
+            half = rf"(?:\s*(?:(?P<am>{_alternatives(self.am) or '(?!)'})|(?P<pm>{_alternatives(self.pm) or '(?!)'})))?"
+        hour = rf"(?:\s*(?:{_alternatives(self.hour)}))?" if self.hour else ""
+        signs = "|".join(re.escape(sign) for sign in _RANGE_SIGNS)
+        between = signs + (rf"|\b(?:{_alternatives(self.range)})\b" if self.range else "")
+        self.patterns.update(
+            time=re.compile(rf"{_TIME_DIGITS}{hour}{half}{hour}"),
+            range=re.compile(rf"^\s*(?P<start>.+?)\s*(?:{between})\s*(?P<end>.+?)\s*$"),
+        )
+        if self.zone:
+            self.patterns["zone"] = re.compile(rf"\s+(?:{_alternatives(self.zone)})$")
+        self.named_times.update({" ".join(word.casefold().split()): (12, 0) for word in self.noon})
+        self.named_times.update({" ".join(word.casefold().split()): (0, 0) for word in self.midnight})
+
+
+NO_WORDS = ClockWords()
+"""Digits only: how stored times ("07:30") are read."""
 
 
 # ---------------------------------------------------------------- wall-clock times
@@ -115,29 +163,44 @@ class LocalTime:
             raise ValueError(f"not a time of day: {self.hour}:{self.minute}")
 
     @classmethod
-    def parse(cls, text: str) -> LocalTime | None:
+    def parse(cls, text: str, words: ClockWords = NO_WORDS) -> LocalTime | None:
         """Read a time as people type it; None when it is not one.
 
         A bare number is an hour ("7" is 07:00); three or four digits are
-        hours and minutes ("0730", "730"). With am/pm the hour must be 1-12.
+        hours and minutes ("0730", "730"). `words` are the person's language's
+        ("noon", "6pm", "18 Uhr"); with am/pm the hour must be 1-12.
         """
         cleaned = " ".join(text.strip().casefold().split())
-        if cleaned in _NAMED_TIMES:
-            return cls(*_NAMED_TIMES[cleaned])
-        found = _TIME_PATTERN.fullmatch(cleaned)
+        named = words.named_times.get(cleaned)
+        if named is not None:
+            return cls(*named)
+        found = words.patterns["time"].fullmatch(cleaned)
         if found is None:
             return None
         hour, minute = int(found["hour"]), int(found["minute"] or 0)
-        if found["half"] is not None:
+        half = "am" if found.groupdict().get("am") else "pm" if found.groupdict().get("pm") else None
+        if half is not None:
             if not 1 <= hour <= 12:
                 return None
-            hour = hour % 12 + (12 if found["half"] == "p" else 0)
+            hour = hour % 12 + (12 if half == "pm" else 0)
         if hour > 23 or minute > 59:
             return None
         return cls(hour, minute)
 
     def __str__(self) -> str:
         return f"{self.hour:02d}:{self.minute:02d}"
+
+
+def parse_time_range(text: str, words: ClockWords = NO_WORDS) -> tuple[LocalTime, LocalTime] | None:
+    """ "22-7", "10pm to 8am", "23:00 - 07:30" -> (start, end); None unless both ends are
+    times and differ."""
+    found = words.patterns["range"].match(text)
+    if found is None:
+        return None
+    start, end = LocalTime.parse(found["start"], words), LocalTime.parse(found["end"], words)
+    if start is None or end is None or start == end:
+        return None
+    return start, end
 
 
 def _minutes(moment: LocalTime) -> int:
@@ -294,7 +357,8 @@ class ZoneMatch:
 
 @dataclass(frozen=True)
 class ZoneAliases:
-    """content/timezones.yaml, checked: typed names, refused names and the buttons.
+    """Typed names and refused names, checked: content/timezones.yaml (any language) or
+    content/clock/<lang>.yaml (one language, with its `words`), or the two combined.
 
     Keys of `aliases` and members of `ambiguous` are normalised the way typed
     text is (see `_normalise`), so "São Paulo" and "sao paulo" are one key.
@@ -302,7 +366,19 @@ class ZoneAliases:
 
     aliases: Mapping[str, str]
     ambiguous: frozenset[str]
-    buttons: tuple[ZoneMatch, ...]
+    words: ClockWords = NO_WORDS
+
+    def combined(self, *fallbacks: ZoneAliases) -> ZoneAliases:
+        """These names first, then each fallback's (another file, other languages) where
+        they say nothing; a name refused anywhere is refused unless named here or earlier."""
+        aliases: dict[str, str] = {}
+        ambiguous: set[str] = set()
+        for source in (self, *fallbacks):
+            ambiguous |= {name for name in source.ambiguous if name not in aliases}
+            for name, zone in source.aliases.items():
+                if name not in aliases and name not in ambiguous:
+                    aliases[name] = zone
+        return ZoneAliases(aliases, frozenset(ambiguous), self.words)
 
 
 class ZoneAliasError(ValueError):
@@ -313,17 +389,19 @@ class ZoneAliasError(ValueError):
         super().__init__("invalid time zone file:\n  " + "\n  ".join(self.problems))
 
 
-def _normalise(text: str) -> str:
-    """Lower case, accents and underscores gone, one space between words.
+def _normalise(text: str, words: ClockWords = NO_WORDS) -> str:
+    """Lower case, accents and underscores gone, one space between words, and the
+    language's filler after a zone's name dropped ("UK time" -> "uk").
 
     "São_Paulo " and "sao paulo" become the same key; "+", "-", "/" and ":"
     are kept because offsets and IANA names need them.
     """
     decomposed = unicodedata.normalize("NFKD", text.replace("\u2212", "-"))
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
-    words = " ".join(plain.casefold().replace("_", " ").split()).strip(" .,;!?\"'")
-    shortened = _FILLER_SUFFIX.sub("", words)
-    return shortened or words
+    cleaned = " ".join(plain.casefold().replace("_", " ").split()).strip(" .,;!?\"'")
+    filler = words.patterns.get("zone")
+    shortened = filler.sub("", cleaned) if filler is not None else cleaned
+    return shortened or cleaned
 
 
 @functools.cache
@@ -346,7 +424,7 @@ def _offset_label(total_minutes: int) -> str:
     return f"UTC{sign}{hours:02d}:{minutes:02d}"
 
 
-def _label(zone: str) -> str:
+def zone_label(zone: str) -> str:
     """How to show a zone: its IANA name, or "UTC+02:00" for the sign-inverted Etc/GMT zones."""
     if zone in _UTC_NAMES:
         return "UTC"
@@ -387,7 +465,7 @@ def parse_zone(text: str, aliases: ZoneAliases) -> ZoneMatch | None:
     Whole-hour offsets map to Etc/GMT∓N (signs inverted); half-hour and
     45-minute offsets map to a zone with that standard offset, named in the label.
     """
-    key = _normalise(text)
+    key = _normalise(text, aliases.words)
     if not key:
         return None
     offset = _OFFSET_PATTERN.fullmatch(key)
@@ -401,12 +479,7 @@ def parse_zone(text: str, aliases: ZoneAliases) -> ZoneMatch | None:
         return None
     if zone in _UTC_NAMES:
         return ZoneMatch("UTC", "UTC")
-    return ZoneMatch(zone, _label(zone))
-
-
-def common_zones(aliases: ZoneAliases) -> tuple[ZoneMatch, ...]:
-    """The zones offered as buttons, in file order, labelled with short place names."""
-    return aliases.buttons
+    return ZoneMatch(zone, zone_label(zone))
 
 
 # ---------------------------------------------------------------- timezones.yaml
@@ -424,27 +497,10 @@ def _check_zone(value: object, where: str, problems: list[str]) -> str | None:
     return value
 
 
-def _read_buttons(raw: object, problems: list[str]) -> tuple[ZoneMatch, ...]:
-    if not isinstance(raw, list) or not raw:
-        problems.append("buttons: expected a non-empty list of {zone, label}")
-        return ()
-    buttons: list[ZoneMatch] = []
-    for index, item in enumerate(raw):
-        where = f"buttons[{index}]"
-        if not isinstance(item, dict) or set(item) != {"zone", "label"}:
-            problems.append(f"{where}: expected exactly the keys zone and label, got {item!r}")
-            continue
-        zone = _check_zone(item["zone"], f"{where}.zone", problems)
-        label = item["label"]
-        if not isinstance(label, str) or not label.strip() or len(label) > _MAX_LABEL:
-            problems.append(f"{where}.label: expected a short place name, got {label!r}")
-        elif zone is not None:
-            buttons.append(ZoneMatch(zone, label))
-    return tuple(buttons)
-
-
-def _read_aliases(raw: object, problems: list[str]) -> dict[str, str]:
-    if not isinstance(raw, dict) or not raw:
+def _read_aliases(raw: object, problems: list[str], words: ClockWords) -> dict[str, str]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
         problems.append("aliases: expected a mapping of typed name to IANA zone")
         return {}
     aliases: dict[str, str] = {}
@@ -455,7 +511,7 @@ def _read_aliases(raw: object, problems: list[str]) -> dict[str, str]:
             problems.append(f"aliases.{key!r}: key is not text; quote it")
             continue
         where = f"aliases.{key}"
-        normal = _normalise(key)
+        normal = _normalise(key, words)
         if key != key.lower() or not normal:
             problems.append(f"{where}: keys are written in lower case")
             continue
@@ -469,7 +525,9 @@ def _read_aliases(raw: object, problems: list[str]) -> dict[str, str]:
     return aliases
 
 
-def _read_ambiguous(raw: object, aliases: Mapping[str, str], problems: list[str]) -> frozenset[str]:
+def _read_ambiguous(
+    raw: object, aliases: Mapping[str, str], problems: list[str], words: ClockWords
+) -> frozenset[str]:
     if raw is None:
         return frozenset()
     if not isinstance(raw, list):
@@ -478,17 +536,52 @@ def _read_ambiguous(raw: object, aliases: Mapping[str, str], problems: list[str]
     refused: set[str] = set()
     for index, item in enumerate(raw):
         where = f"ambiguous[{index}]"
-        if not isinstance(item, str) or not _normalise(item):
+        if not isinstance(item, str) or not _normalise(item, words):
             problems.append(f"{where}: expected text, got {item!r}")
-        elif _normalise(item) in aliases:
+        elif _normalise(item, words) in aliases:
             problems.append(f"{where}: {item!r} is also under aliases; keep it in one place")
         else:
-            refused.add(_normalise(item))
+            refused.add(_normalise(item, words))
     return frozenset(refused)
 
 
-def load_zone_aliases(path: Path) -> ZoneAliases:
-    """Read and check content/timezones.yaml; ZoneAliasError (a ValueError) lists every problem."""
+_WORD_LISTS = ("am", "pm", "noon", "midnight", "hour", "range", "zone")
+
+
+def _read_words(raw: object, problems: list[str]) -> ClockWords:
+    if not isinstance(raw, dict):
+        problems.append(f"words: expected a mapping with the lists {list(_WORD_LISTS)}")
+        return NO_WORDS
+    unexpected = sorted(str(key) for key in raw if key not in _WORD_LISTS)
+    if unexpected:
+        problems.append(f"words: unknown key(s) {unexpected}; use {list(_WORD_LISTS)}")
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in _WORD_LISTS:
+        value = raw.get(name)
+        if value is None:
+            problems.append(f"words.{name}: missing (write [] when the language has none)")
+        elif not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            problems.append(f"words.{name}: expected a list of words, got {value!r}")
+        else:
+            lists[name] = tuple(value)
+    for name in ("am", "pm", "hour"):
+        for index, word in enumerate(lists.get(name, ())):
+            if any(char.isdigit() for char in word):
+                problems.append(f"words.{name}[{index}]: {word!r} has a digit in it")
+    return ClockWords(
+        am=lists.get("am", ()),
+        pm=lists.get("pm", ()),
+        noon=lists.get("noon", ()),
+        midnight=lists.get("midnight", ()),
+        hour=lists.get("hour", ()),
+        range=lists.get("range", ()),
+        zone=lists.get("zone", ()),
+    )
+
+
+def load_zone_aliases(path: Path, *, with_words: bool = False) -> ZoneAliases:
+    """Read and check content/timezones.yaml, or with `with_words` one language's
+    content/clock/<lang>.yaml; ZoneAliasError (a ValueError) lists every problem."""
     try:
         data: Any = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
@@ -496,19 +589,18 @@ def load_zone_aliases(path: Path) -> ZoneAliases:
     if not isinstance(data, dict):
         raise ZoneAliasError(path, ["(top level): expected a mapping"])
     problems: list[str] = []
-    unexpected = sorted(
-        str(key) for key in data if key not in ("schema_version", "buttons", "aliases", "ambiguous")
-    )
+    known = ("schema_version", "aliases", "ambiguous", *(("words",) if with_words else ()))
+    unexpected = sorted(str(key) for key in data if key not in known)
     if unexpected:
         problems.append(f"(top level): unknown key(s) {unexpected}")
     if data.get("schema_version") != 1:
         problems.append(f"schema_version: expected 1, got {data.get('schema_version')!r}")
-    buttons = _read_buttons(data.get("buttons"), problems)
-    aliases = _read_aliases(data.get("aliases"), problems)
-    ambiguous = _read_ambiguous(data.get("ambiguous"), aliases, problems)
+    words = _read_words(data.get("words"), problems) if with_words else NO_WORDS
+    aliases = _read_aliases(data.get("aliases"), problems, words)
+    ambiguous = _read_ambiguous(data.get("ambiguous"), aliases, problems, words)
     if problems:
         raise ZoneAliasError(path, problems)
-    return ZoneAliases(aliases=aliases, ambiguous=ambiguous, buttons=buttons)
+    return ZoneAliases(aliases=aliases, ambiguous=ambiguous, words=words)
 
 
 # ---------------------------------------------------------------- "now"

@@ -8,18 +8,20 @@ fix it without reading Python. Nothing here knows about any chat front.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.core import yamlfile
-from bot.core.answers import KEY_SPECS, KeyKind, Weekday, spec_for
+from bot.core import locales, yamlfile
+from bot.core.answers import AREAS, KEY_SPECS, KeyKind, Weekday, spec_for
 from bot.core.clock import ZoneAliases, load_zone_aliases
-from bot.core.messages import CODE_MESSAGE_KEYS, Messages, flatten
+from bot.core.locales import REFERENCE, Language
+from bot.core.messages import CODE_MESSAGE_KEYS, TERMINAL_MESSAGE_KEYS, Messages, flatten
 from bot.core.plan.config import PlanConfig, PlanConfigError, load_plan_config
 from bot.core.plan.rules import CheckinRules, CheckinRulesError, load_checkin_rules
 from bot.core.policy import URGENCIES, Urgency
@@ -245,7 +247,14 @@ class Question:
 
 @dataclass(frozen=True)
 class Content:
-    """Everything in content/, validated and compiled, shared by every front."""
+    """Everything in content/, validated and compiled, shared by every front.
+
+    The knowledge (exercises, routines, rules, questions) exists once; `messages`,
+    `lexicon` and `zone_aliases` are those of one language, `language`. The same
+    content in another language is `in_language(code)`: every component built on a
+    Content speaks that Content's language, so a component for each language a person
+    may have is simply built on the right view.
+    """
 
     root: Path
     exercises: Mapping[str, Exercise]
@@ -266,6 +275,39 @@ class Content:
     """Yes/no keys a red-flag or contraindication rule reads under `not`: a yes to
     one of them can lower an urgency, so typed text never supplies it on its own
     authority (see `triage.merge_text_findings`)."""
+    language: str = DEFAULT_LANGUAGE
+    default_language: str = DEFAULT_LANGUAGE
+    """The language of a person whose language is not known (PSOASBOT_LANGUAGE)."""
+    locales: Mapping[str, Language] = field(default_factory=dict)
+    """Every language present, English first."""
+    views: dict[str, Content] = field(default_factory=dict, compare=False, repr=False)
+    """The same content in each language, made once and shared by all the views."""
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(self.locales) or (self.language,)
+
+    def pick_language(self, tag: str | None) -> str:
+        """The language present for a tag ("de-AT" -> "de"); the default when none fits."""
+        return locales.pick(tag, self.languages, self.default_language)
+
+    def in_language(self, tag: str | None) -> Content:
+        """This content speaking the language present for `tag` (see `pick_language`)."""
+        code = self.pick_language(tag)
+        if code == self.language:
+            return self
+        view = self.views.get(code)
+        if view is None:
+            found = self.locales[code]
+            view = replace(
+                self,
+                language=code,
+                messages=found.messages,
+                lexicon=found.lexicon,
+                zone_aliases=found.zone_aliases,
+            )
+            self.views[code] = view
+        return view
 
 
 # ---------------------------------------------------------------- loading
@@ -346,9 +388,9 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
     contra_file = found.parse(files["contraindications"], ContraindicationsFile)
     rules_file = found.parse(files["routine_rules"], RoutineRulesFile)
     questions_file = found.parse(files["questions"], QuestionsFile)
-    messages = _load_messages(root, language, found, front)
-    lexicon = _load_lexicon(root, language, found)
-    zone_aliases = _load_zones(root, found)
+    neutral_zones = _load_zones(root, found)
+    languages = _load_languages(root, language, front, neutral_zones, found)
+    default = languages.get(language) if languages is not None else None
     checkin_rules = _load_checkin_rules(root, found)
     plan_config = _load_plan_config(root, found)
 
@@ -378,13 +420,7 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
     groups = {name: tuple(keys) for name, keys in (questions_file.groups if questions_file else {}).items()}
     questions = _questions(questions_file, groups, files["questions"], found)
 
-    if (
-        messages is None
-        or lexicon is None
-        or zone_aliases is None
-        or checkin_rules is None
-        or plan_config is None
-    ):
+    if default is None or languages is None or checkin_rules is None or plan_config is None:
         raise ContentError(found.problems)
     content = Content(
         root=root,
@@ -395,9 +431,9 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
         routine_rules=routine_rules,
         groups=groups,
         questions=questions,
-        messages=messages,
-        lexicon=lexicon,
-        zone_aliases=zone_aliases,
+        messages=default.messages,
+        lexicon=default.lexicon,
+        zone_aliases=default.zone_aliases,
         checkin_rules=checkin_rules,
         plan=plan_config,
         safety_keys=frozenset(
@@ -416,8 +452,13 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
             ]
             for key in negated_keys(model.when)
         ),
+        language=language,
+        default_language=language,
+        locales=languages,
     )
     _cross_check(content, files, found)
+    for code in content.languages:
+        _check_labels(content.in_language(code), found)
     # Every exercise has a valid picture (only its data is checked here; drawing waits
     # until someone asks for it).
     for path, key, problem in illustration_problems(root, content.exercises):
@@ -427,30 +468,124 @@ def load_content(root: Path, language: str = DEFAULT_LANGUAGE, *, front: str | N
     return content
 
 
-def _load_messages(root: Path, language: str, found: _Collector, front: str | None = None) -> Messages | None:
-    path = root / "messages" / f"{language}.yaml"
+def _load_languages(
+    root: Path, default: str, front: str | None, neutral: ZoneAliases | None, found: _Collector
+) -> dict[str, Language] | None:
+    """Every language present, each checked against English (see bot/core/locales.py);
+    `front` lays that front's own wording over each language's sentences."""
+    folder = root / "messages"
+    codes = locales.present(root)
+    if REFERENCE not in codes:
+        found.add(folder / f"{REFERENCE}.yaml", "", "file is missing (every language is checked against it)")
+        return None
+    if default not in codes:
+        found.add(
+            folder / f"{default}.yaml",
+            "",
+            f"file is missing: PSOASBOT_LANGUAGE is {default!r}, and the languages present are {codes}",
+        )
+    raw = {code: _read_messages(folder / f"{code}.yaml", found) for code in codes}
+    overlays = {code: _read_overlays(root, code, found) for code in codes}
+    reference, reference_overlays = raw[REFERENCE], overlays[REFERENCE]
+    for code, entries in raw.items():
+        path = folder / f"{code}.yaml"
+        if entries is None:
+            continue
+        problem = locales.babel_problem(code, entries)
+        if problem is not None:
+            found.add(path, "", problem)
+            raw[code] = None
+            continue
+        for key, markup in locales.markup_problems(entries):
+            found.add(path, key, markup)
+        if code != REFERENCE and reference is not None:
+            for key, difference in locales.parity_problems(code, reference, entries, f"{REFERENCE}.yaml"):
+                found.add(path, key, difference)
+        _check_overlays(folder, code, entries, overlays[code], reference_overlays, found)
+    lexicons = {REFERENCE: _load_lexicon(root, REFERENCE, found)}
+    zones = {code: _load_clock_words(root, code, found) for code in codes}
+    languages: dict[str, Language] = {}
+    for code in codes:
+        entries, lexicon = raw[code], lexicons[REFERENCE]
+        if (root / "understanding" / f"{code}.yaml").is_file() and code != REFERENCE:
+            lexicon = _load_lexicon(root, code, found)
+        own = zones[code]
+        if entries is None or lexicon is None or own is None or neutral is None:
+            continue
+        others = [zones[other] for other in codes if other != code and zones[other] is not None]
+        overlay = overlays[code].get(front, {}) if front is not None else {}
+        languages[code] = Language(
+            code=code,
+            messages=Messages(code, entries, overlay),
+            zone_aliases=own.combined(neutral, *(item for item in others if item is not None)),
+            lexicon=lexicon,
+        )
+    return languages if len(languages) == len(codes) else None
+
+
+def _read_messages(path: Path, found: _Collector) -> dict[str, str | tuple[str, ...]] | None:
     raw = read_yaml(path, found)
     if raw is None:
         return None
     try:
-        entries = flatten(raw, found.name(path))
+        return flatten(raw, found.name(path))
     except ValueError as error:
         found.problems.append(str(error))
         return None
-    overlay: dict[str, str | tuple[str, ...]] = {}
-    if front is not None:
-        front_path = root / "messages" / f"{language}.{front}.yaml"
-        if front_path.is_file():
-            raw_front = read_yaml(front_path, found)
-            try:
-                overlay = flatten(raw_front or {}, found.name(front_path))
-            except ValueError as error:
-                found.problems.append(str(error))
-                return None
-            for key in overlay:
-                if key not in entries:
-                    found.add(front_path, key, "not a key of the language's messages file")
-    return Messages(language, entries, overlay)
+
+
+def _read_overlays(root: Path, code: str, found: _Collector) -> dict[str, dict[str, str | tuple[str, ...]]]:
+    """Each front's own wording for one language: <lang>.<front>.yaml, by front."""
+    overlays: dict[str, dict[str, str | tuple[str, ...]]] = {}
+    for path in sorted((root / "messages").glob(f"{code}.*.yaml")):
+        front = path.stem.removeprefix(f"{code}.")
+        if "." in front:
+            continue
+        entries = _read_messages(path, found)
+        if entries is not None:
+            overlays[front] = entries
+    return overlays
+
+
+def _check_overlays(
+    folder: Path,
+    code: str,
+    entries: Mapping[str, str | tuple[str, ...]],
+    own: Mapping[str, Mapping[str, str | tuple[str, ...]]],
+    reference: Mapping[str, Mapping[str, str | tuple[str, ...]]],
+    found: _Collector,
+) -> None:
+    """A front's wording only changes sentences the language has (or adds the front's own,
+    under `<front>.`); each language words every front English words."""
+    for front, overlay in own.items():
+        path = folder / f"{code}.{front}.yaml"
+        for key in overlay:
+            if key not in entries and not key.startswith(f"{front}."):
+                found.add(path, key, "not a key of the language's messages file")
+        for key, markup in locales.markup_problems(overlay):
+            found.add(path, key, markup)
+        if front == "terminal":
+            for key in TERMINAL_MESSAGE_KEYS:
+                if key not in overlay:
+                    found.add(path, key, "missing message (needed by the terminal chat)")
+        if code != REFERENCE and front in reference:
+            reference_name = f"{REFERENCE}.{front}.yaml"
+            for key, difference in locales.parity_problems(code, reference[front], overlay, reference_name):
+                found.add(path, key, difference)
+    for front in reference.keys() - own.keys():
+        found.add(folder / f"{code}.{front}.yaml", "", f"file is missing ({REFERENCE}.{front}.yaml has it)")
+
+
+def _load_clock_words(root: Path, code: str, found: _Collector) -> ZoneAliases | None:
+    path = root / "clock" / f"{code}.yaml"
+    if not path.is_file():
+        found.add(path, "", "file is missing (every language names its own places and time words)")
+        return None
+    try:
+        return load_zone_aliases(path, with_words=True)
+    except ValueError as error:
+        found.problems.append(str(error))  # already names the file and key
+        return None
 
 
 def _load_lexicon(root: Path, language: str, found: _Collector) -> Lexicon | None:
@@ -635,8 +770,9 @@ def _check_value(key: str, value: Any, path: Path, where: str, found: _Collector
 
 def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector) -> None:
     """References between files: ids, tags, message keys, safety invariants."""
-    messages = content.messages
-    messages_path = content.root / "messages" / f"{messages.language}.yaml"
+    reference = content.in_language(REFERENCE)
+    messages = reference.messages
+    messages_path = content.root / "messages" / f"{REFERENCE}.yaml"
     needed: dict[str, str] = {
         key: "used by the program"
         for key in (*CODE_MESSAGE_KEYS, *REPORT_MESSAGE_KEYS, *ILLUSTRATION_MESSAGE_KEYS)
@@ -704,6 +840,72 @@ def _cross_check(content: Content, files: Mapping[str, Path], found: _Collector)
     for key, user in sorted(needed.items()):
         if not messages.has(key):
             found.add(messages_path, key, f"missing message (needed by {user})")
+
+
+BUTTON_LABEL_KEYS = (
+    "common.yes",
+    "common.no",
+    "common.back",
+    "common.done",
+    "common.none_of_these",
+    "common.skip",
+    "common.not_sure",
+    "result.set_reminders",
+    "result.next_steps",
+    "bot.forget_yes",
+    "bot.forget_no",
+    "plan.hurt_not_sure_which",
+)
+BUTTON_LABEL_PREFIXES = ("plan.button.", "guide.button.", "routine_view.button.")
+COMMAND_LIMIT = 256
+
+
+def _check_labels(content: Content, found: _Collector) -> None:
+    """Every button label, as a keyboard shows it (a dose filled in), fits on a phone. The
+    tick a chosen option gains is not counted: phones leave room for it."""
+    m = content.messages
+    path = content.root / "messages" / f"{content.language}.yaml"
+    labels: list[tuple[str, str]] = []
+
+    def shown(key: str, **params: object) -> None:
+        if m.has(key):
+            with contextlib.suppress(KeyError, IndexError, ValueError):  # a broken placeholder:
+                labels.append((key, m.text(key, **params)))  # reported by the language's checks
+
+    plurals = locales.plural_groups(m.entries)
+    for key in (*BUTTON_LABEL_KEYS, *(k for k in m.entries if k.startswith(BUTTON_LABEL_PREFIXES))):
+        if key.rsplit(".", 1)[0] not in plurals:
+            shown(key, minutes=int(content.plan.snooze.total_seconds() // 60))
+    holds = {
+        exercise.dose.hold_seconds for exercise in content.exercises.values() if exercise.dose.hold_seconds
+    }
+    for stem in (stem for stem in plurals if stem.startswith(BUTTON_LABEL_PREFIXES)):
+        with contextlib.suppress(KeyError, IndexError, ValueError):
+            labels += [(stem, m.plural(stem, hold)) for hold in sorted(holds)]
+    for question in content.questions.values():
+        for option in question.options:
+            shown(option.label_key)
+        for which in ("yes", "no"):
+            shown(f"question.{question.id}.option.{which}")
+    for area in AREAS:
+        shown(f"area.{area}")
+    for exercise_id in content.exercises:
+        shown(f"exercise.{exercise_id}.name")
+    shown("language.name")
+    longest: dict[str, str] = {}
+    for key, label in labels:
+        if len(label) > len(longest.get(key, "")):
+            longest[key] = label
+    for key, problem in locales.label_problems(longest.items()):
+        found.add(path, key, problem)
+    for key in (key for key in m.entries if key.startswith("telegram.command.")):
+        description = m.text(key)  # Telegram refuses a whole menu over one that is too long
+        if not 1 <= len(description) <= COMMAND_LIMIT:
+            found.add(
+                path,
+                key,
+                f"a command's description has 1 to {COMMAND_LIMIT} characters, not {len(description)}",
+            )
 
 
 def _check_safe_routines(content: Content, path: Path, found: _Collector) -> None:

@@ -20,6 +20,9 @@ Decisions worth knowing:
 - Bad input never changes state: an unknown answer gets a hint and the same
   question; a stale button gets a note and the current question; forged or
   malformed button data is ignored and reported to the caller for logging.
+- Each step speaks the person's language (`step(..., language=)`): the engine for
+  that language is the same engine built on the content in that language. Choosing
+  another language (/language) changes no answer and asks the current question again.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any, TypeVar
 
 from bot.core import understanding
 from bot.core.answers import SETUP_KEY_SPECS
-from bot.core.clock import LocalTime, QuietHours, parse_zone
+from bot.core.clock import LocalTime, QuietHours, parse_time_range, parse_zone
 from bot.core.conditions import FlowModel
 from bot.core.content import Content, Question
 from bot.core.events import (
@@ -42,6 +45,7 @@ from bot.core.events import (
     ChangeReminderDays,
     ChangeReminderTime,
     ChangeTimezone,
+    ChooseLanguage,
     Event,
     Help,
     NewCheck,
@@ -57,7 +61,7 @@ from bot.core.flow import Flow
 from bot.core.plan.lifecycle import Assessed, PlanRules
 from bot.core.plan.model import Plan, PlanChange, PlanState
 from bot.core.policy import Urgency
-from bot.core.presenter import Presenter
+from bot.core.presenter import LANGUAGE_BUTTON, Presenter
 from bot.core.records import MAIN_FLOW, Snapshot
 from bot.core.replies import Reply, ReplyKind
 from bot.core.routines import PersonalRoutine, match_routine, plan_routine
@@ -74,7 +78,6 @@ CONFIRM = "confirm"
 """Context key: warning signs typed text touched uncertainly, each asked about explicitly
 before the conversation goes on (they survive a restart with the conversation)."""
 REVIEW_FLOW = "plan_review"
-_QUIET_RANGE = re.compile(r"^\s*(?P<start>.+?)\s*(?:-|–|to|until|till)\s*(?P<end>.+?)\s*$", re.IGNORECASE)
 
 __all__ = ["MAIN_FLOW", "ConversationEngine", "Outcome", "ReplyKind", "Snapshot"]
 
@@ -95,6 +98,8 @@ class Outcome:
     """What storage should do besides saving the snapshot (save reminders, a time zone)."""
     plan_change: PlanChange | None = None
     """The plan after this step and the event that changed it, when it changed."""
+    language: str | None = None
+    """The language the person chose in this step (/language), for storage to keep."""
 
 
 class ConversationEngine:
@@ -119,14 +124,38 @@ class ConversationEngine:
         self.present = Presenter(content)
         self.messages = content.messages
         self._back_words = {word.casefold() for word in content.messages.lines("common.back_words")}
+        self._languages: dict[str, ConversationEngine] = {content.language: self}
+
+    def in_language(self, language: str | None) -> ConversationEngine:
+        """This engine speaking `language` (the default when it is not present)."""
+        code = self.content.pick_language(language)
+        found = self._languages.get(code)
+        if found is None:
+            found = ConversationEngine(
+                self.content.in_language(code),
+                self.flows,
+                self.plan_rules,
+                offer_reminders=self.offer_reminders,
+            )
+            found._languages = self._languages
+            self._languages[code] = found
+        return found
 
     # ------------------------------------------------------------ entry point
 
     def step(
-        self, snapshot: Snapshot, event: Event, plan: Plan | None = None, now: datetime | None = None
+        self,
+        snapshot: Snapshot,
+        event: Event,
+        plan: Plan | None = None,
+        now: datetime | None = None,
+        *,
+        language: str | None = None,
     ) -> Outcome:
-        """One input. `plan` is the person's stored plan; `now` stamps any plan event."""
-        return self._step(snapshot, event, plan, now or datetime.now(UTC))
+        """One input. `plan` is the person's stored plan; `now` stamps any plan event;
+        `language` is the person's (the replies are in it)."""
+        engine = self if language is None else self.in_language(language)
+        return engine._step(snapshot, event, plan, now or datetime.now(UTC))
 
     def _step(self, snapshot: Snapshot, event: Event, plan: Plan | None, now: datetime) -> Outcome:
         if isinstance(event, Start):
@@ -157,6 +186,8 @@ class ConversationEngine:
             return self._begin_setup(snapshot, plan, "quiet_hours", "quiet")
         if isinstance(event, ReviewPlan):
             return self._begin_review(snapshot, plan)
+        if isinstance(event, ChooseLanguage):
+            return Outcome(snapshot, [self.present.language_menu()])
         return self._select(snapshot, event, plan, now)
 
     # ------------------------------------------------------------ commands
@@ -252,18 +283,22 @@ class ConversationEngine:
             return self._finish_review(snapshot, action == "resume_plan", plan, now)
         if action == "save_timezone":
             effect: dict[str, Any] = {"type": "set_timezone", "timezone": zone}
-            reply = self.present.info("reminders.timezone_saved", zone=zone)
+            reply = self.present.info("reminders.timezone_saved", zone=self.messages.zone(zone))
         elif action == "save_quiet_hours":
             start, end = str(context.get("quiet_hours", "22:00-07:00")).split("-")
             effect = {"type": "set_quiet_hours", "start": start, "end": end}
-            reply = self.present.info("reminders.quiet_saved", start=start, end=end)
+            reply = self.present.info(
+                "reminders.quiet_saved", start=self._shown_time(start), end=self._shown_time(end)
+            )
         elif action == "change_reminder_time":
             effect = {
                 "type": "change_reminder_time",
                 "reminder_id": context.get("reminder_id"),
                 "time": context.get("reminder_time"),
             }
-            reply = self.present.info("reminders.time_changed", time=context.get("reminder_time"))
+            reply = self.present.info(
+                "reminders.time_changed", time=self._shown_time(context.get("reminder_time"))
+            )
         elif action == "change_reminder_days":
             days = self._chosen_days(context)
             effect = {"type": "change_reminder_days", "reminder_id": context.get("reminder_id"), "days": days}
@@ -277,7 +312,10 @@ class ConversationEngine:
                 "timezone": zone,
             }
             reply = self.present.info(
-                "reminders.saved", days=self._day_names(days), time=context.get("reminder_time"), zone=zone
+                "reminders.saved",
+                days=self._day_names(days),
+                time=self._shown_time(context.get("reminder_time")),
+                zone=self.messages.zone(zone),
             )
             if not (plan is not None and plan.state.sends_reminders):
                 # Only possible with a forged or very old button; never exercise reminders then.
@@ -291,8 +329,13 @@ class ConversationEngine:
         chosen = context.get("reminder_days", [])
         return [day for day in SETUP_KEY_SPECS["reminder_days"].choices if day in chosen]
 
+    def _shown_time(self, stored: object) -> str:
+        """ "18:45" as the person's language writes a time of day."""
+        parsed = LocalTime.parse(str(stored))
+        return self.messages.time(parsed) if parsed is not None else str(stored)
+
     def _day_names(self, days: list[str]) -> str:
-        return ", ".join(self.messages.text(f"day.{day}") for day in days)
+        return self.messages.join(self.messages.text(f"day.{day}") for day in days)
 
     def _finish_review(self, snapshot: Snapshot, checked: bool, plan: Plan | None, now: datetime) -> Outcome:
         if plan is None or plan.state is not PlanState.PAUSED:
@@ -617,12 +660,13 @@ class ConversationEngine:
             zone = _first_span(text, lambda part: parse_zone(part, self.content.zone_aliases))
             return ("value", zone.zone) if zone is not None else None
         if question.parser == "time":
-            time = _first_span(text, LocalTime.parse)
+            words = self.content.zone_aliases.words
+            time = _first_span(text, lambda part: LocalTime.parse(part, words))
             if time is None or _quiet_hours(snapshot, self.content).contains(time):
                 return None
             return ("value", str(time))
         if question.parser == "quiet_hours":
-            return _parse_quiet_hours(text)
+            return _parse_quiet_hours(text, self.content)
         lowered = stripped.casefold()
         for option in question.options:
             if self.messages.text(option.label_key).casefold() == lowered:
@@ -633,6 +677,8 @@ class ConversationEngine:
     # ------------------------------------------------------------ buttons
 
     def _press(self, snapshot: Snapshot, data: str, plan: Plan | None, now: datetime) -> Outcome:
+        if data.startswith(LANGUAGE_BUTTON):
+            return self._choose_language(snapshot, data.removeprefix(LANGUAGE_BUTTON))
         match = _BUTTON_DATA.match(data or "")
         if match is None:
             return Outcome(snapshot, [], rejected="malformed button data")
@@ -741,6 +787,15 @@ class ConversationEngine:
         if not chosen and not question.none_option:
             return Outcome(snapshot, [self.present.info("bot.choose_at_least_one"), *self._current(snapshot)])
         return self._apply(snapshot, question, chosen, plan, now)
+
+    def _choose_language(self, snapshot: Snapshot, code: str) -> Outcome:
+        """A language from the /language menu: from now on every reply is in it. Nothing of
+        the check changes; the question the person is on is asked again, in that language."""
+        if code not in self.content.languages:
+            return Outcome(snapshot, [], rejected=f"language {code!r} is not present")
+        chosen = self.in_language(code)
+        again = chosen._current(snapshot) if chosen._question(snapshot) is not None else []
+        return Outcome(snapshot, [chosen.present.info("language.changed"), *again], language=code)
 
     # ------------------------------------------------------------ applying an answer
 
@@ -961,14 +1016,12 @@ def _quiet_hours(snapshot: Snapshot, content: Content) -> QuietHours:
     return content.plan.quiet_hours
 
 
-def _parse_quiet_hours(text: str) -> tuple[str, str] | None:
+def _parse_quiet_hours(text: str, content: Content) -> tuple[str, str] | None:
     """ "22-7", "10pm to 8am", "23:00 - 07:30" -> ("value", "HH:MM-HH:MM"), as a typed answer."""
-    found = _QUIET_RANGE.match(text)
+    found = parse_time_range(text, content.zone_aliases.words)
     if found is None:
         return None
-    start, end = LocalTime.parse(found["start"]), LocalTime.parse(found["end"])
-    if start is None or end is None or start == end:
-        return None
+    start, end = found
     return ("value", f"{start}-{end}")
 
 

@@ -96,6 +96,11 @@ class ReviewPlan:
     has checked the person first."""
 
 
+@dataclass(frozen=True)
+class ChooseLanguage:
+    """/language: offer the languages present, to change the one the bot writes in."""
+
+
 Event = (
     Start
     | NewCheck
@@ -112,4 +117,5 @@ Event = (
     | ChangeReminderDays
     | ChangeQuietHours
     | ReviewPlan
+    | ChooseLanguage
 )

@@ -8,17 +8,34 @@ Placeholders use `{name}` and are filled by `text(key, name=...)`.
 Sentences that depend on a number are written once per CLDR plural category of
 the language (`{one: "once", other: "{count} times"}`); `plural(key, count)`
 picks the right one with Babel's plural rules, so "once", "3 times", "einmal" and
-"3 veces" all come out right without a rule in code.
+"3 veces" all come out right without a rule in code. Dates, times, numbers, lists
+and weekday names come from the same CLDR data (`date`, `time`, `join`, ...), in the
+locale the file names under `language.formats` (English uses en_GB: "07:30",
+"7 Dec 2026"), so no format is written by hand in code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from string import Formatter
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from babel import Locale
+from babel.dates import (
+    format_date,
+    format_datetime,
+    format_skeleton,
+    format_time,
+    get_day_names,
+    get_timezone,
+    get_timezone_location,
+)
+from babel.lists import format_list
+from babel.numbers import format_decimal
+
+from bot.core.clock import zone_label
 
 # Keys the code itself needs, beyond those implied by content (questions, rules, exercises).
 CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
@@ -66,13 +83,6 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "common.yes",
     "confirm.hint",
     "confirm.question",
-    "day.fri",
-    "day.mon",
-    "day.sat",
-    "day.sun",
-    "day.thu",
-    "day.tue",
-    "day.wed",
     "dose.each_side",
     "dose.hold_seconds.other",
     "dose.minutes.other",
@@ -94,6 +104,9 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "noted.pain",
     "noted.weeks.other",
     "noted.years.other",
+    "language.changed",
+    "language.choose",
+    "language.name",
     "plan.already_noted",
     "plan.button.change_days",
     "plan.button.change_time",
@@ -208,6 +221,7 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "telegram.command.check",
     "telegram.command.forget",
     "telegram.command.help",
+    "telegram.command.language",
     "telegram.command.mydata",
     "telegram.command.progress",
     "telegram.command.reminders",
@@ -215,10 +229,28 @@ CODE_MESSAGE_KEYS: Final[tuple[str, ...]] = (
     "telegram.command.start",
     "telegram.command.summary",
     "telegram.command.timezone",
+)
+
+# The terminal's own sentences, only in content/messages/<lang>.terminal.yaml.
+TERMINAL_MESSAGE_KEYS: Final[tuple[str, ...]] = (
+    "terminal.bye",
+    "terminal.choose_several",
     "terminal.picture",
     "terminal.summary_failed",
     "terminal.summary_saved",
 )
+FORMATS_KEY: Final = "language.formats"
+"""Not a sentence: the CLDR locale whose formats a language uses (optional; default the file's name)."""
+WEEKDAY_IDS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Clock(Protocol):
+    """A time of day on the wall (bot.core.clock.LocalTime, or datetime.time)."""
+
+    @property
+    def hour(self) -> int: ...
+    @property
+    def minute(self) -> int: ...
 
 
 class MissingMessage(KeyError):
@@ -235,26 +267,81 @@ class Messages:
     """Sentences one front says differently (content/messages/<lang>.<front>.yaml)."""
 
     def __post_init__(self) -> None:
-        if self.overlay:
-            object.__setattr__(self, "entries", {**self.entries, **self.overlay})
+        # Weekday names are CLDR's ("Mon", "Mo", "lun"), not written in any file.
+        names = get_day_names("abbreviated", context="stand-alone", locale=self.locale)
+        days = {f"day.{day}": names[index] for index, day in enumerate(WEEKDAY_IDS)}
+        object.__setattr__(self, "entries", {**days, **self.entries, **self.overlay})
+
+    @property
+    def locale(self) -> Locale:
+        """The CLDR locale of this language's formats and plural rules."""
+        formats = self.entries.get(FORMATS_KEY)
+        return _locale(formats if isinstance(formats, str) else self.language)
 
     def has(self, key: str) -> bool:
         return key in self.entries
 
     def plural(self, key: str, count: int | float, **params: Any) -> str:
         """The sentence for `count` in this language's plural category (`{count}` is filled in)."""
-        category = _plural_category(self.language, count)
+        category = str(self.locale.plural_form(count))
         chosen = f"{key}.{category}" if f"{key}.{category}" in self.entries else f"{key}.other"
         return self.text(chosen, count=count, **params)
 
     def text(self, key: str, **params: Any) -> str:
-        """Return the sentence for `key` with `{placeholders}` filled in."""
+        """Return the sentence for `key` with `{placeholders}` filled in (numbers in this
+        language's digits and separators)."""
         value = self.entries.get(key)
         if value is None:
             raise MissingMessage(key)
         if isinstance(value, tuple):
             value = "\n".join(value)
-        return value.format_map(params) if params else value
+        if not params:
+            return value
+        return value.format_map({name: self._value(item) for name, item in params.items()})
+
+    def _value(self, item: Any) -> Any:
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            return item
+        if isinstance(item, int) and 0 <= item < 1000:
+            return str(item)  # the same in every locale's Latin digits, and 20 times faster
+        return format_decimal(item, locale=self.locale)
+
+    # ------------------------------------------------------------ CLDR formats
+
+    def number(self, value: float) -> str:
+        return str(format_decimal(value, locale=self.locale))
+
+    def time(self, moment: _Clock) -> str:
+        """A time of day as this language writes it ("07:30", "7:30 a. m.")."""
+        return str(format_time(dt.time(moment.hour, moment.minute), "short", locale=self.locale))
+
+    def date(self, day: dt.date) -> str:
+        """A date as this language writes it ("7 Dec 2026", "07.12.2026")."""
+        return str(format_date(day, "medium", locale=self.locale))
+
+    def date_time(self, moment: dt.datetime, zone: dt.tzinfo) -> str:
+        """A date and time in `zone`, short ("07/12/2026, 09:00")."""
+        return str(format_datetime(moment, "short", tzinfo=zone, locale=self.locale))
+
+    def day_month(self, day: dt.date, *, with_year: bool = False) -> str:
+        """A short date for a chart's axis ("7 Dec", "7. Dez."; "Dec 2026" with the year)."""
+        return str(format_skeleton("yMMM" if with_year else "MMMd", day, locale=self.locale))
+
+    def zone(self, name: str) -> str:
+        """A time zone by its city as this language writes it ("Berlin", "Nueva York",
+        "Kalkutta"); UTC and fixed offsets as "UTC" and "UTC+02:00"."""
+        label = zone_label(name)
+        if label != name or "/" not in name:
+            return label
+        try:
+            return str(get_timezone_location(get_timezone(name), locale=self.locale, return_city=True))
+        except (LookupError, ValueError):
+            return name
+
+    def join(self, items: Iterable[str]) -> str:
+        """Several items in one sentence ("Mon, Wed and Fri", "Mo, Mi und Fr")."""
+        listed = list(items)
+        return str(format_list(listed, locale=self.locale)) if listed else ""
 
     def lines(self, key: str) -> tuple[str, ...]:
         """Return a list-valued entry (e.g. exercise steps); a single sentence becomes one line."""
@@ -289,15 +376,11 @@ def flatten(tree: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, 
     return flat
 
 
-def _plural_category(language: str, count: int | float) -> str:
-    return str(_locale(language).plural_form(count))
-
-
 _LOCALES: dict[str, Locale] = {}
 
 
 def _locale(language: str) -> Locale:
     found = _LOCALES.get(language)
     if found is None:
-        found = _LOCALES[language] = Locale.parse(language)
+        found = _LOCALES[language] = Locale.parse(language.replace("-", "_"))
     return found

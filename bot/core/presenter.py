@@ -22,6 +22,9 @@ from bot.core.routines import PersonalRoutine
 from bot.core.triage import TriageResult
 
 PSOAS_AREAS = frozenset({"lower_back", "hip_front", "groin", "front_thigh"})
+LANGUAGE_BUTTON = "lang:"
+"""Data of a /language button: the prefix and the language's code. Not tied to a step: a
+language can be chosen from any menu shown, at any point."""
 
 
 def button_data(step: int, token: str) -> str:
@@ -200,6 +203,17 @@ class Presenter:
 
     def info(self, key: str, kind: ReplyKind = ReplyKind.INFO, **params: object) -> Reply:
         return Reply(kind=kind, text=self.messages.text(key, **params))
+
+    def language_menu(self) -> Reply:
+        """Every language present, each named in itself; the current one ticked."""
+        mark = self.messages.text("common.selected_mark")
+        rows = []
+        for code in self.content.languages:
+            name = self.content.in_language(code).messages.text("language.name")
+            current = code == self.content.language
+            label = f"{mark} {name}" if current else name
+            rows.append((Button(f"{LANGUAGE_BUTTON}{code}", label, selected=current),))
+        return Reply(kind=ReplyKind.QUESTION, text=self.messages.text("language.choose"), buttons=tuple(rows))
 
     # ------------------------------------------------------------ results
 

@@ -5,6 +5,9 @@ runs one engine step and commits the new state, answers, result, plan change and
 replies in a single transaction (a unit of work of bot/core/ports.py). Nothing
 conversational lives only in memory, so a restart resumes exactly where the user
 was, and one user's inputs are applied one at a time, in order.
+
+Each step is in the person's language (bot/core/locales.py: `user_language`): the one
+they chose with /language, else the one their app reports with this input.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 from bot.core.clock import Clock, SystemClock
 from bot.core.engine import ConversationEngine, Outcome
 from bot.core.events import Event
+from bot.core.locales import user_language
 from bot.core.plan.model import Plan
 from bot.core.ports import Storage, Tx
 from bot.core.records import Snapshot
@@ -35,6 +39,8 @@ class Handled:
     duplicate: bool = False
     """The input was handled before (a redelivered update): nothing was done again."""
     outbox_ids: list[int] = field(default_factory=list)
+    language: str | None = None
+    """The language the replies are in."""
 
 
 EffectsHandler = Callable[[Tx, int, tuple[dict[str, Any], ...], Plan | None], None]
@@ -51,6 +57,7 @@ class _Input:
     event: Event
     inbox_key: str | None
     outbox_context: dict[str, Any] | None
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class ConversationService:
         *,
         inbox_key: str | None = None,
         outbox_context: dict[str, Any] | None = None,
+        language: str | None = None,
     ) -> Handled:
         """Apply one input in one transaction.
 
@@ -89,9 +97,11 @@ class ConversationService:
         redelivery after a crash is recognised and skipped. With
         `outbox_context`, the replies are also written to the outbox in the same
         transaction, so a front that crashes before sending them can send them
-        after a restart.
+        after a restart. `language` is what the person's app reports ("de-AT";
+        "" for nothing, None when the front cannot tell): it applies unless the
+        person chose a language with /language.
         """
-        request = _Input(channel, external_id, event, inbox_key, outbox_context)
+        request = _Input(channel, external_id, event, inbox_key, outbox_context, language)
         applied = await self.storage.write(partial(self._apply, request), key=f"{channel}:{external_id}")
         handled = applied.handled
         if handled.rejected:
@@ -112,9 +122,13 @@ class ConversationService:
         if request.inbox_key is not None and not tx.inbox.claim(request.inbox_key, user_id):
             return _Applied(Handled([], None, user_id, duplicate=True))
         plan = tx.plans.get(user_id)
-        outcome = self.engine.step(before, request.event, plan, self.clock.now())
+        language = user_language(tx, user_id, self.engine.content, request.language)
+        outcome = self.engine.step(before, request.event, plan, self.clock.now(), language=language)
         after = self._record_check(tx, user_id, before, outcome)
         tx.conversations.save(user_id, before, after)
+        if outcome.language is not None:
+            tx.users.set_language(user_id, outcome.language)
+            language = outcome.language
         change = outcome.plan_change
         if change is not None and change.plan is not None:
             tx.plans.save(user_id, change.plan)
@@ -126,8 +140,13 @@ class ConversationService:
         outbox_ids: list[int] = []
         if request.outbox_context is not None and outcome.replies:
             payloads = [reply_to_dict(reply) for reply in outcome.replies]
-            outbox_ids = tx.outbox.add(user_id, payloads, request.outbox_context)
-        handled = Handled(outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids)
+            # The language goes with the replies: what the front adds when it sends them (a
+            # picture's legend) is in it too.
+            context = {**request.outbox_context, "language": language}
+            outbox_ids = tx.outbox.add(user_id, payloads, context)
+        handled = Handled(
+            outcome.replies, after.state, user_id, outcome.rejected, outbox_ids=outbox_ids, language=language
+        )
         return _Applied(handled, before.state)
 
     def _record_check(self, tx: Tx, user_id: int, before: Snapshot, outcome: Outcome) -> Snapshot:
@@ -160,6 +179,17 @@ class ConversationService:
         def work(tx: Tx) -> dict[str, Any] | None:
             user_id = tx.users.find(channel, external_id)
             return None if user_id is None else tx.users.export(user_id)
+
+        return await self.storage.read(work)
+
+    async def language_of(self, channel: str, external_id: str, reported: str | None = None) -> str:
+        """The language to write to someone in outside a step (a note, a report): theirs when
+        they are known, else what their app reports."""
+        content = self.engine.content
+
+        def work(tx: Tx) -> str:
+            user_id = tx.users.find(channel, external_id)
+            return content.pick_language(reported if user_id is None else tx.users.language(user_id))
 
         return await self.storage.read(work)
 

@@ -5,8 +5,9 @@ pyplot: there is no global figure registry to leak into and no GUI backend to pi
 so rendering is safe in worker threads. matplotlib is imported only when a chart
 is drawn, so importing this module (for the dataclasses or `summary_lines`) is cheap.
 
-Dates on the x axis are shown in the user's time zone; ticks fall on local
-midnights (or the first of a month for long histories).
+Dates on the x axis are shown in the user's time zone and language (CLDR's short
+day and month, "7 Dec", "7. Dez."); ticks fall on local midnights (or the first of a
+month for long histories).
 """
 
 from __future__ import annotations
@@ -260,9 +261,11 @@ def _build_figure(
         as_local(session.at, tz) for session in sessions
     ]
     if moments:
-        _set_date_axis(strip, min(moments).date(), max(moments).date(), tz, messages.language)
+        _set_date_axis(strip, min(moments).date(), max(moments).date(), tz, messages)
         strip.set_xlabel(
-            messages.text("report.chart.x_label", zone=str(tz.key)), parse_math=False, fontsize=font
+            messages.text("report.chart.x_label", zone=messages.zone(str(tz.key))),
+            parse_math=False,
+            fontsize=font,
         )
     else:
         strip.set_xticks([])
@@ -281,10 +284,9 @@ def _build_figure(
     return figure
 
 
-def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, language: str) -> None:
+def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, messages: Messages) -> None:
     """Whole local days from `first` to `last` (at least a week), ticks at local midnights,
-    labelled in the reader's language ("Mar 2", "2. März")."""
-    from babel.dates import format_skeleton
+    labelled in the reader's language ("2 Mar", "2. März")."""
     from matplotlib.dates import AutoDateLocator, date2num, num2date
     from matplotlib.ticker import FuncFormatter
 
@@ -302,11 +304,11 @@ def _set_date_axis(axes: Axes, first: date, last: date, tz: ZoneInfo, language: 
     # which puts "Mar 31" and "Apr 1" side by side.
     locator = AutoDateLocator(tz=tz, minticks=3, maxticks=7, interval_multiples=False)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
-    skeleton = "MMMd" if days <= _LONG_SPAN_DAYS else "yMMM"
+    long_span = days > _LONG_SPAN_DAYS
 
     def label(value: float, _position: object = None) -> str:
         moment: datetime = num2date(value, tz=tz)  # type: ignore[no-untyped-call]
-        return format_skeleton(skeleton, moment, locale=language)
+        return messages.day_month(moment.date(), with_year=long_span)
 
     axes.xaxis.set_major_formatter(FuncFormatter(label))
 

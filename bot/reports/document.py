@@ -61,7 +61,8 @@ class SummaryFacts:
 
 
 def build_summary_document(facts: SummaryFacts, content: Content) -> SummaryDocument:
-    """The page, in the language of `content.messages`."""
+    """The page, in the language of `content` (`content.in_language(code)` for a person's own:
+    its sentences, labels, lists and dates)."""
     return _Builder(facts, content).document()
 
 
@@ -70,7 +71,8 @@ class _Builder:
         self.facts = facts
         self.content = content
         self.m: Messages = content.messages
-        self.language = self.m.language
+        self.locale = self.m.locale
+        """Where dates come from: the language's CLDR formats (`language.formats`)."""
         self.tz = user_zone(facts.zone)
         self.checkins = sorted(
             (c for c in facts.checkins if c.pain_now is not None), key=lambda c: as_local(c.at, self.tz)
@@ -89,15 +91,15 @@ class _Builder:
         ]
         subtitle = m.text(
             "report.summary.subtitle",
-            date=day_and_time(self.facts.generated_at, self.tz, self.language),
-            zone=self.tz.key,
+            date=day_and_time(self.facts.generated_at, self.tz, self.locale),
+            zone=m.zone(self.tz.key),
         )
         return SummaryDocument(
             title=m.text("report.summary.title"),
             subtitle=subtitle,
             sections=tuple(sections),
             footer=" ".join(m.text("report.summary.not_a_diagnosis").split()),
-            language=self.language,
+            language=m.language.replace("_", "-"),
         )
 
     # ------------------------------------------------------------ what the answers suggest
@@ -187,7 +189,7 @@ class _Builder:
             if not picked:
                 return m.text("common.none_of_these")
             labels = {option.id: m.text(option.label_key) for option in question.options}
-            return ", ".join(labels.get(str(item), str(item)) for item in picked)
+            return m.join(labels.get(str(item), str(item)) for item in picked)
         if isinstance(chosen, Mapping) and "option" in chosen:
             option = question.option(str(chosen["option"]))
             return m.text(option.label_key) if option is not None else None
@@ -202,8 +204,8 @@ class _Builder:
             if float(value).is_integer():
                 return self.m.plural("report.value.weeks", int(value))
             return self.m.plural("report.value.days", round(float(value) * 7))
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
+        if isinstance(value, int | float):
+            return self.m.number(value)
         return str(value)
 
     # ------------------------------------------------------------ warning signs and precautions
@@ -237,7 +239,7 @@ class _Builder:
                     rows.append(Row(label, m.text("report.no")))
                 else:
                     rows.append(Row(label, m.text("report.flag.not_asked")))
-        notes = (m.text("report.flag.at_checkin_note", flags=", ".join(later)),) if later else ()
+        notes = (m.text("report.flag.at_checkin_note", flags=m.join(later)),) if later else ()
         return Section(m.text(heading), rows=tuple(rows), columns=3, paragraphs=notes)
 
     def _checkins_with_flags(self) -> list[Checkin]:
@@ -262,12 +264,12 @@ class _Builder:
                         "report.summary.routine_level", name=name, step=routine.level + 1, steps=levels
                     )
                 rows.append(Row(m.text("report.summary.routine_row"), name))
-                exercises = ", ".join(m.text(f"exercise.{e.id}.name") for e in routine.exercises)
+                exercises = m.join(m.text(f"exercise.{e.id}.name") for e in routine.exercises)
                 rows.append(
                     Row(m.text("report.summary.exercises_row"), exercises or m.text("report.none_value"))
                 )
                 if routine.left_out:
-                    left = ", ".join(m.text(f"exercise.{item.exercise_id}.name") for item in routine.left_out)
+                    left = m.join(m.text(f"exercise.{item.exercise_id}.name") for item in routine.left_out)
                     rows.append(Row(m.text("report.summary.left_out_row"), left))
         table = None
         if self.facts.events:
@@ -337,12 +339,15 @@ class _Builder:
         hurt = [s for s in sessions if s.outcome == "hurt"]
         done = [s for s in sessions if s.outcome in ("done", "hurt")]
         rows = (
-            Row(m.text("report.summary.sessions_done"), str(len(done))),
-            Row(m.text("report.summary.sessions_guided"), str(sum(1 for s in done if s.guide is not None))),
-            Row(m.text("report.summary.sessions_hurt"), str(len(hurt))),
+            Row(m.text("report.summary.sessions_done"), m.number(len(done))),
+            Row(
+                m.text("report.summary.sessions_guided"),
+                m.number(sum(1 for s in done if s.guide is not None)),
+            ),
+            Row(m.text("report.summary.sessions_hurt"), m.number(len(hurt))),
             Row(
                 m.text("report.summary.sessions_skipped"),
-                str(sum(1 for s in sessions if s.outcome == "skipped")),
+                m.number(sum(1 for s in sessions if s.outcome == "skipped")),
             ),
             Row(
                 m.text("report.summary.sessions_period"),
@@ -444,7 +449,7 @@ class _Builder:
             verdict = meaningful_change(self.facts.baseline, checkin.pain_now, self.content.checkin_rules)
             changed.append(m.text(f"report.change_short.{verdict}"))
         if checkin.new_flags:
-            names = ", ".join(
+            names = m.join(
                 m.text(f"flag_short.{key}") if m.has(f"flag_short.{key}") else key
                 for key in checkin.new_flags
             )
@@ -466,7 +471,7 @@ class _Builder:
         """A date that never breaks across lines (its spaces are no-break spaces): a narrow
         table column wraps the words beside it instead."""
         this_year = as_local(self.facts.generated_at, self.tz).year
-        return day(moment, self.tz, self.language, this_year=this_year).replace(" ", NO_BREAK)
+        return day(moment, self.tz, self.locale, this_year=this_year).replace(" ", NO_BREAK)
 
     def _left_out(self, key: str) -> Callable[[int], str]:
         messages = self.m

@@ -2,7 +2,8 @@
 
 /progress and /summary only read, so fronts send their output directly rather
 than through the outbox: if a crash interrupts one, the user simply asks again.
-Everything about the routine comes from the person's plan, as on every screen.
+Everything about the routine comes from the person's plan, as on every screen, and
+every word is in the person's language.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from bot.core.clock import Clock
 from bot.core.content import Content
+from bot.core.locales import user_language
+from bot.core.messages import Messages
 from bot.core.plan.lifecycle import PlanRules
 from bot.core.plan.model import Plan, PlanEvent
 from bot.core.ports import Storage, Tx
@@ -37,6 +40,8 @@ class History:
     answers: dict[str, Any]
     """The answers of the check that gave the latest result (see `_result_answers`)."""
     assessed_at: datetime | None
+    language: str
+    """The language the person is written to in (bot/core/locales.py: `user_language`)."""
 
 
 @dataclass(frozen=True)
@@ -73,9 +78,17 @@ class ReportMaker:
                 zone=tx.users.timezone(user_id) or "UTC",
                 answers=_result_answers(tx, user_id, snapshot, assessments),
                 assessed_at=_parse_time(assessments[-1].created_at) if assessments else None,
+                language=user_language(tx, user_id, self.content),
             )
 
         return await self.storage.read(work)
+
+    def content_for(self, history: History) -> Content:
+        """The content in the person's language: every sentence, label and format of a report."""
+        return self.content.in_language(history.language)
+
+    def messages_for(self, history: History) -> Messages:
+        return self.content_for(history).messages
 
     @staticmethod
     def points(history: History) -> list[PainPoint]:
@@ -100,7 +113,13 @@ class ReportMaker:
         # Drawing takes about 0.3 s: off the event loop, one chart at a time.
         async with self._drawing:
             return await asyncio.to_thread(
-                render_progress_chart, points, marks, baseline, history.zone, self.messages, margin
+                render_progress_chart,
+                points,
+                marks,
+                baseline,
+                history.zone,
+                self.messages_for(history),
+                margin,
             )
 
     async def progress(self, channel: str, external_id: str) -> tuple[bytes, str] | None:
@@ -110,7 +129,9 @@ class ReportMaker:
             return None
         png = await self.chart(history)
         points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
-        first, second = summary_lines(points, marks, baseline, self.messages, now=self.clock.now())
+        first, second = summary_lines(
+            points, marks, baseline, self.messages_for(history), now=self.clock.now()
+        )
         return png, f"{first}\n{second}"
 
     async def summary(self, channel: str, external_id: str) -> Summary | None:
@@ -125,18 +146,20 @@ class ReportMaker:
         async with self._drawing:
             pdf = await asyncio.to_thread(self._summary_pdf, history, now)
         points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
-        trend, sessions = summary_lines(points, marks, baseline, self.messages, now=now)
-        return Summary(f"{self.messages.text('report.summary.message')}\n\n{trend}\n{sessions}", pdf)
+        m = self.messages_for(history)
+        trend, sessions = summary_lines(points, marks, baseline, m, now=now)
+        return Summary(f"{m.text('report.summary.message')}\n\n{trend}\n{sessions}", pdf)
 
     def _summary_pdf(self, history: History, now: datetime) -> bytes:
         from bot.reports.pdf import render_summary_pdf
 
+        content = self.content_for(history)
         points, marks, baseline = self.points(history), self.marks(history), self.baseline(history)
         chart = None
         if points:
-            margin = self.content.checkin_rules.change_points
+            margin = content.checkin_rules.change_points
             chart = render_progress_chart(
-                points, marks, baseline, history.zone, self.messages, margin, style=PAPER
+                points, marks, baseline, history.zone, content.messages, margin, style=PAPER
             )
         facts = SummaryFacts(
             generated_at=now,
@@ -151,7 +174,7 @@ class ReportMaker:
             baseline=baseline,
             chart=chart,
         )
-        return render_summary_pdf(build_summary_document(facts, self.content))
+        return render_summary_pdf(build_summary_document(facts, content))
 
 
 def _result_answers(

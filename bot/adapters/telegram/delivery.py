@@ -107,6 +107,8 @@ class Screen:
     """Parts of a long reply already sent (after a crash mid-reply, only the rest goes)."""
     proactive: bool = False
     """A reminder or check-in the scheduler sent unasked: paced by the broadcast limiter."""
+    language: str | None = None
+    """The language of the reply being sent, when its later edits (a countdown) need it."""
 
 
 CAPTION_LIMIT = 1024
@@ -153,6 +155,7 @@ class Deliverer:
         observer: DeliveryObserver | None = None,
         pictures: PictureSource | None = None,
         messages: Messages | None = None,
+        languages: Callable[[str], Messages] | None = None,
     ) -> None:
         self.bot = bot
         self.storage = storage
@@ -161,6 +164,8 @@ class Deliverer:
         self.observer = observer
         self.pictures = pictures
         self.messages = messages
+        self.languages = languages
+        """The sentences of each language, for a countdown in the language its reply was in."""
         self._timers: set[asyncio.Task[None]] = set()
         self._waiting: dict[int, int] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -250,6 +255,7 @@ class Deliverer:
         target = context.get("edit_message_id")
         screen.parts_sent = int(context.get("parts_sent", 0))
         screen.proactive = bool(context.get("proactive"))
+        screen.language = context.get("language")
         retire = context.get("retire_message_id")
         try:
             if retire is not None:
@@ -309,10 +315,11 @@ class Deliverer:
         mean, when that fits Telegram's 1,024 characters; otherwise the picture captioned with
         its name and that line, then the text (with the buttons) below. Each picture is uploaded
         once; later sends name it by the file_id Telegram gave it."""
-        assert reply.image is not None and self.pictures is not None and self.messages is not None
+        messages = self._messages_for(screen)
+        assert reply.image is not None and self.pictures is not None and messages is not None
         try:
-            legend = self.pictures.legend(reply.image, self.messages)
-            own_caption = self.pictures.caption(reply.image, self.messages)
+            legend = self.pictures.legend(reply.image, messages)
+            own_caption = self.pictures.caption(reply.image, messages)
         except IllustrationError as error:  # start-up validation makes this rare: send the words
             log.error("picture unavailable", extra={"picture": reply.image, "error": str(error)})
             return await self._send_text(chat_id, reply, screen)
@@ -375,16 +382,14 @@ class Deliverer:
 
     # ------------------------------------------------------------ a hold's countdown
 
-    def _start_timer(self, chat_id: int, message_id: int, seconds: int) -> None:
+    def _start_timer(self, chat_id: int, message_id: int, seconds: int, messages: Messages) -> None:
         """Edit the countdown every few seconds until the hold is over. Nothing is stored: after
         a restart mid-hold the message simply stops counting; the session itself is stored."""
-        task = asyncio.ensure_future(self._count_down(chat_id, message_id, seconds))
+        task = asyncio.ensure_future(self._count_down(chat_id, message_id, seconds, messages))
         self._timers.add(task)
         task.add_done_callback(self._timers.discard)
 
-    async def _count_down(self, chat_id: int, message_id: int, seconds: int) -> None:
-        assert self.messages is not None
-        messages = self.messages
+    async def _count_down(self, chat_id: int, message_id: int, seconds: int, messages: Messages) -> None:
         loop = asyncio.get_running_loop()
         ends = loop.time() + seconds
         while True:
@@ -422,13 +427,21 @@ class Deliverer:
             )
 
     async def _send(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
-        if reply.image and self.pictures is not None and self.messages is not None:
+        messages = self._messages_for(screen)
+        if reply.image and self.pictures is not None and messages is not None:
             sent = await self._send_with_picture(chat_id, reply, screen)
         else:
             sent = await self._send_text(chat_id, reply, screen)
-        if sent is not None and reply.timer and self.messages is not None:
-            self._start_timer(chat_id, sent.message_id, reply.timer)
+        if sent is not None and reply.timer and messages is not None:
+            self._start_timer(chat_id, sent.message_id, reply.timer, messages)
         return sent
+
+    def _messages_for(self, screen: Screen) -> Messages | None:
+        """The sentences of the language the reply was written in, for what the delivery adds
+        to it (a picture's legend, a countdown); the default language's when it is not known."""
+        if self.languages is not None and screen.language:
+            return self.languages(screen.language)
+        return self.messages
 
     async def _send_text(self, chat_id: int, reply: Reply, screen: Screen) -> Message | None:
         parts = split_message(html_text(reply))

@@ -6,6 +6,10 @@ no PTB persistence; the core and its database hold all state). Every input
 goes through `ConversationService.handle` with the update id as inbox key, so
 an update delivered twice (after a crash) is applied once; the replies go
 through the outbox and the Deliverer.
+
+Everything is written in the person's language: the one they chose with /language,
+else the one their Telegram app reports (`language_code`), which every update
+carries and the core keeps for the reminders it sends later.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from bot.core.events import (
     ChangeReminderDays,
     ChangeReminderTime,
     ChangeTimezone,
+    ChooseLanguage,
     Event,
     Help,
     NewCheck,
@@ -68,6 +73,7 @@ CORE_COMMANDS: dict[str, Event] = {
     "cancel": Cancel(),
     "back": Back(),
     "timezone": ChangeTimezone(),
+    "language": ChooseLanguage(),
 }
 MENU = (
     "start",
@@ -77,6 +83,7 @@ MENU = (
     "progress",
     "summary",
     "timezone",
+    "language",
     "help",
     "cancel",
     "mydata",
@@ -100,9 +107,41 @@ class TelegramFront:
         self.plan = plan
         self.reports = reports
 
-    def commands(self) -> list[BotCommand]:
-        """The command menu registered with setMyCommands."""
-        return [BotCommand(name, self.messages.text(f"telegram.command.{name}")) for name in MENU]
+    def commands(self, language: str | None = None) -> list[BotCommand]:
+        """The command menu registered with setMyCommands, in `language` (the default's when
+        None)."""
+        messages = self._messages_in(language)
+        return [BotCommand(name, messages.text(f"telegram.command.{name}")) for name in MENU]
+
+    def menus(self) -> list[tuple[str | None, list[BotCommand]]]:
+        """(language_code, commands) for setMyCommands: the default language's menu for
+        everyone, then one per language present, which Telegram shows to people whose app
+        is in that language (it takes two-letter codes, so "pt_BR" registers as "pt")."""
+        content = self.service.engine.content
+        menus: list[tuple[str | None, list[BotCommand]]] = [(None, self.commands())]
+        seen: set[str] = set()
+        for code in sorted(content.languages, key=lambda code: ("_" in code, code)):
+            short = code.split("_")[0].lower()
+            if len(short) == 2 and short not in seen:
+                seen.add(short)
+                menus.append((short, self.commands(code)))
+        return menus
+
+    def _messages_in(self, language: str | None) -> Messages:
+        if language is None:
+            return self.messages
+        return self.service.engine.content.in_language(language).messages
+
+    async def _messages_for(self, update: Update) -> Messages:
+        """The person's language for a message outside the conversation (nothing stored)."""
+        user = update.effective_user
+        if user is None:
+            return self.messages
+        try:
+            language = await self.service.language_of(CHANNEL, str(user.id), user.language_code or "")
+        except StorageError:
+            language = user.language_code or ""
+        return self._messages_in(language)
 
     def handlers(self) -> list[BaseHandler[Any, Any, Any]]:
         private = filters.ChatType.PRIVATE
@@ -135,6 +174,7 @@ class TelegramFront:
                 event,
                 inbox_key=f"update:{update.update_id}",
                 outbox_context={"pressed_message_id": pressed_message_id},
+                language=user.language_code or "",
             )
         except StorageError as error:
             # Nothing was stored (the transaction rolled back). A database that is only briefly
@@ -143,7 +183,9 @@ class TelegramFront:
             log.error("could not store an input", extra={"update": update.update_id, "error": str(error)})
             trace.note_outcome("storage_error")
             if not (error.transient and trace.ask_redelivery()):
-                await self._say(chat.id, self.messages.text("bot.storage_error"))
+                await self._say(
+                    chat.id, self._messages_in(user.language_code or "").text("bot.storage_error")
+                )
             return
         trace.note_user(handled.user_id)
         if handled.duplicate:  # the update's own log line says so (outcome "duplicate")
@@ -197,13 +239,15 @@ class TelegramFront:
             await self._forget_answer(update, data)
             return
         message_id = query.message.message_id if query.message else None
-        if self.plan is not None and is_plan_button(data) and update.effective_user is not None:
+        user = update.effective_user
+        if self.plan is not None and is_plan_button(data) and user is not None:
             try:
                 handled = await self.plan.press(
                     CHANNEL,
-                    str(update.effective_user.id),
+                    str(user.id),
                     data,
                     message_id,
+                    language=user.language_code or "",
                     # Its own key: a conversation the press starts below claims "update:<id>".
                     inbox_key=f"update:{update.update_id}:plan",
                 )
@@ -213,7 +257,9 @@ class TelegramFront:
                 )
                 trace.note_outcome("storage_error")
                 if not (error.transient and trace.ask_redelivery()):
-                    await self._say(chat.id, self.messages.text("bot.storage_error"))
+                    await self._say(
+                        chat.id, self._messages_in(user.language_code or "").text("bot.storage_error")
+                    )
                 return
             trace.note_user(handled.user_id)
             if handled.duplicate:  # delivered again after a crash: applied once already
@@ -238,15 +284,17 @@ class TelegramFront:
 
     async def on_group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Health answers are personal: only private chats; nothing is stored."""
-        chat = update.effective_chat
+        chat, user = update.effective_chat, update.effective_user
         if chat is None:
             return
-        await self._say(chat.id, self.messages.text("bot.private_only"))
+        # Nothing about anyone in a group is stored, so their app's language is all there is.
+        messages = self._messages_in(user.language_code or "" if user is not None else None)
+        await self._say(chat.id, messages.text("bot.private_only"))
 
     async def on_edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         chat = update.effective_chat
         if chat is not None and chat.type == "private":
-            await self._say(chat.id, self.messages.text("bot.edited_message"))
+            await self._say(chat.id, (await self._messages_for(update)).text("bot.edited_message"))
 
     async def on_membership(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         change = update.my_chat_member
@@ -260,9 +308,9 @@ class TelegramFront:
         user, chat = update.effective_user, update.effective_chat
         if user is None or chat is None or self.plan is None:
             return
-        user_id = await self.plan.list_reminders(CHANNEL, str(user.id))
+        user_id = await self.plan.list_reminders(CHANNEL, str(user.id), language=user.language_code or "")
         if user_id is None:
-            await self._say(chat.id, self.messages.text("plan.no_reminders"))
+            await self._say(chat.id, (await self._messages_for(update)).text("plan.no_reminders"))
             return
         await self.deliverer.flush(user_id, chat.id)
 
@@ -273,7 +321,7 @@ class TelegramFront:
             return
         chart = await self.reports.progress(CHANNEL, str(user.id))
         if chart is None:
-            await self._say(chat.id, self.messages.text("report.nothing_yet"))
+            await self._say(chat.id, (await self._messages_for(update)).text("report.nothing_yet"))
             return
         png, caption = chart
         try:
@@ -293,8 +341,9 @@ class TelegramFront:
         if user is None or chat is None or self.reports is None:
             return
         summary = await self.reports.summary(CHANNEL, str(user.id))
+        messages = await self._messages_for(update)
         if summary is None:
-            await self._say(chat.id, self.messages.text("report.nothing_yet"))
+            await self._say(chat.id, messages.text("report.nothing_yet"))
             return
         await self._say(chat.id, summary.message)
         try:
@@ -302,7 +351,7 @@ class TelegramFront:
                 lambda: context.bot.send_document(
                     chat.id,
                     InputFile(summary.pdf, filename=summary.file_name),
-                    caption=self.messages.text("report.summary_caption"),
+                    caption=messages.text("report.summary_caption"),
                 ),
                 "sendDocument",
             )
@@ -314,8 +363,9 @@ class TelegramFront:
         if user is None or chat is None:
             return
         exported = await self.service.export(CHANNEL, str(user.id))
+        messages = await self._messages_for(update)
         if exported is None:
-            await self._say(chat.id, self.messages.text("bot.mydata_empty"))
+            await self._say(chat.id, messages.text("bot.mydata_empty"))
             return
         document = json.dumps(exported, indent=2, ensure_ascii=False, default=str).encode("utf-8")
         try:
@@ -323,7 +373,7 @@ class TelegramFront:
                 lambda: context.bot.send_document(
                     chat.id,
                     InputFile(document, filename="psoasbot-my-data.json"),
-                    caption=self.messages.text("bot.mydata_caption"),
+                    caption=messages.text("bot.mydata_caption"),
                 ),
                 "sendDocument",
             )
@@ -334,22 +384,23 @@ class TelegramFront:
         chat = update.effective_chat
         if chat is None:
             return
+        messages = await self._messages_for(update)
         stamp = int(time.time())
         markup = InlineKeyboardMarkup(
             [
                 [
                     InlineKeyboardButton(
-                        self.messages.text("bot.forget_yes"), callback_data=f"{FORGET_PREFIX}yes:{stamp}"
+                        messages.text("bot.forget_yes"), callback_data=f"{FORGET_PREFIX}yes:{stamp}"
                     )
                 ],
                 [
                     InlineKeyboardButton(
-                        self.messages.text("bot.forget_no"), callback_data=f"{FORGET_PREFIX}no:{stamp}"
+                        messages.text("bot.forget_no"), callback_data=f"{FORGET_PREFIX}no:{stamp}"
                     )
                 ],
             ]
         )
-        await self._say(chat.id, self.messages.text("bot.forget_confirm"), markup)
+        await self._say(chat.id, messages.text("bot.forget_confirm"), markup)
 
     async def _forget_answer(self, update: Update, data: str) -> None:
         user, chat, query = update.effective_user, update.effective_chat, update.callback_query
@@ -360,13 +411,14 @@ class TelegramFront:
             trace.note_outcome("rejected")
             log.warning("forged forget button ignored", extra={"update": update.update_id})
             return
+        messages = await self._messages_for(update)  # before /forget takes the chosen language with it
         if time.time() - int(parts[2]) > FORGET_VALID_SECONDS:
-            text = self.messages.text("bot.forget_expired")
+            text = messages.text("bot.forget_expired")
         elif parts[1] == "yes":
             await self.service.forget(CHANNEL, str(user.id))
-            text = self.messages.text("bot.forgotten")
+            text = messages.text("bot.forgotten")
         else:
-            text = self.messages.text("bot.forget_kept")
+            text = messages.text("bot.forget_kept")
         message_id = query.message.message_id if query.message else None
         if message_id is not None:
             try:

@@ -375,6 +375,7 @@ async def _run(
             observer=telemetry,
             pictures=Illustrations(core.content.root, settings.cache_dir),
             messages=core.content.messages,
+            languages=lambda code: core.content.in_language(code).messages,
         )
         reports = ReportMaker(core.content, storage, clock, core.plan_rules)
         front = TelegramFront(service, deliverer, core.content.messages, plan, reports)
@@ -387,7 +388,13 @@ async def _run(
             return 1
         status = 0
         try:
-            await with_retries(lambda: application.bot.set_my_commands(front.commands()), "setMyCommands")
+            for code, commands in front.menus():  # the default menu, then one per language
+                await with_retries(
+                    lambda commands=commands, code=code: application.bot.set_my_commands(  # type: ignore[misc]
+                        commands, language_code=code
+                    ),
+                    "setMyCommands",
+                )
             # Strict: a database that cannot even lease the replies still owed (a full disk) stops
             # the bot here with one line and exit status 1, rather than running half-able.
             resent = await deliverer.flush_all(strict=True)

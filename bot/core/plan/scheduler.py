@@ -12,7 +12,7 @@ content/plan.yaml is sent once; older ones are recorded as missed and skipped.
 
 The plan decides whether anything goes out: while it is paused for review (or
 ended) no reminder, snooze or check-in is sent, and their times simply move on;
-what a card shows is rendered from the current plan.
+what a card shows is rendered from the current plan, in the person's language.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from functools import partial
 
 from bot.core.clock import Clock, SystemClock
 from bot.core.content import Content
+from bot.core.locales import user_language
 from bot.core.plan.model import Plan
 from bot.core.plan.screens import PlanScreens
 from bot.core.plan.service import Batch
@@ -53,7 +54,14 @@ class Scheduler:
         late, and whether it was too late to send (the operator's metrics)."""
         self.config = content.plan
         self.screens = PlanScreens(content)
-        self._cards: dict[tuple[str, int, frozenset[str]], Reply] = {}
+        self._screens: dict[str, PlanScreens] = {content.language: self.screens}
+        self._cards: dict[tuple[str, str, int, frozenset[str]], Reply] = {}
+
+    def _screens_in(self, language: str) -> PlanScreens:
+        found = self._screens.get(language)
+        if found is None:
+            found = self._screens[language] = PlanScreens(self.content.in_language(language))
+        return found
 
     async def tick(self, limit: int = 500) -> list[tuple[int, str]]:
         """Claim everything due, put its messages in the outbox; returns (user id, chat id) to flush."""
@@ -128,13 +136,14 @@ class Scheduler:
             )
             return False
         batch = Batch()
+        screens = self._screens_in(user_language(tx, user_id, self.content))
         # Which reminder, and when it was due: the operator's log line and lateness metric.
         sent = {"reminder": reminder.id, "reminder_kind": reminder.kind, "due_at": occurrence.isoformat()}
         if reminder.kind == "session":
             session_id = tx.sessions.add(user_id, reminder.id, occurrence, plan.routine)
             if session_id is None:
                 return False
-            card = self._card(plan, session_id)
+            card = self._card(plan, session_id, screens)
             if card is None:
                 return False
             batch.say(card, standalone=True, proactive=True, **sent)
@@ -145,7 +154,7 @@ class Scheduler:
             if found is None or found.outcome != "snoozed":
                 return False
             tx.sessions.update(reminder.ref_session, outcome="sent")
-            card = self._card(plan, reminder.ref_session)
+            card = self._card(plan, reminder.ref_session, screens)
             if card is None:
                 return False
             batch.say(card, standalone=True, proactive=True, **sent)
@@ -154,21 +163,22 @@ class Scheduler:
             checkin_id = tx.checkins.add(user_id, reminder.id, kind, occurrence)
             if checkin_id is None:
                 return False
-            question = self.screens.checkin_pain_now(checkin_id, kind)
+            question = screens.checkin_pain_now(checkin_id, kind)
             batch.say(question, standalone=True, proactive=True, checkin=checkin_id, **sent)
         batch.write(tx, user_id)
         return True
 
-    def _card(self, plan: Plan, session_id: int) -> Reply | None:
+    def _card(self, plan: Plan, session_id: int, screens: PlanScreens) -> Reply | None:
         """The reminder card for the plan as it is now; the card's text is rendered once per
-        kind of plan, not once per reminder (a minute with a thousand due renders a handful)."""
+        kind of plan and language, not once per reminder (a minute with a thousand due
+        renders a handful)."""
         routine = plan_routine(plan, self.content)
         if routine is None:
             return None
-        key = (routine.id, routine.level, plan.excluded_tags)
+        key = (screens.content.language, routine.id, routine.level, plan.excluded_tags)
         card = self._cards.get(key)
         if card is None:
             if len(self._cards) >= 256:
                 self._cards.clear()
-            card = self._cards[key] = self.screens.session_card(0, routine)
-        return self.screens.with_session(card, session_id)
+            card = self._cards[key] = screens.session_card(0, routine)
+        return screens.with_session(card, session_id)

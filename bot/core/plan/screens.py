@@ -11,6 +11,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.core.answers import AREAS
+from bot.core.clock import LocalTime
 from bot.core.content import Content, Exercise
 from bot.core.plan.buttons import PlanButton
 from bot.core.plan.model import Plan, PlanState
@@ -165,7 +166,7 @@ class PlanScreens:
         m = self.messages
         replies: list[Reply] = []
         if plan is not None and plan.state is PlanState.PAUSED:
-            date = paused_on.strftime("%Y-%m-%d") if paused_on else ""
+            date = m.date(paused_on.date()) if paused_on else ""
             replies.append(
                 Reply(
                     ReplyKind.QUESTION,
@@ -177,13 +178,14 @@ class PlanScreens:
             replies.append(Reply(ReplyKind.INFO, m.text("plan.no_reminders")))
             return replies
         for item in reminders:
-            days = ", ".join(m.text(f"day.{day}") for day in item.days)
+            days = m.join(m.text(f"day.{day}") for day in item.days)
             status = m.text(f"plan.status.{item.status}")
+            local = LocalTime.parse(item.local_time)
             text = m.text(
                 f"plan.reminder_line.{item.kind}",
                 days=days,
-                time=item.local_time,
-                zone=item.timezone,
+                time=m.time(local) if local is not None else item.local_time,
+                zone=m.zone(item.timezone),
                 status=status,
             )
             toggle = ("r", "plan.button.resume") if item.status == "paused" else ("p", "plan.button.pause")
@@ -245,7 +247,7 @@ class PlanScreens:
         m = self.messages
         text = m.text("guide.finished")
         if skipped:
-            names = ", ".join(m.text(f"exercise.{exercise_id}.name") for exercise_id in skipped)
+            names = m.join(m.text(f"exercise.{exercise_id}.name") for exercise_id in skipped)
             text = f"{text}\n\n{m.text('guide.skipped', names=names)}"
         return Reply(ReplyKind.QUESTION, text)
 

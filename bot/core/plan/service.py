@@ -10,6 +10,9 @@ A weekly check-in's warning-sign screens work like the first check's: "have any
 of these started?" with Yes / No / Not sure, and on Yes or Not sure the list to
 tick. `flag_stage` on the check-in says which screen is open:
   emergency_signs -> (emergency_signs_pick) -> serious_signs -> (serious_signs_pick) -> done
+
+Every press is answered in the person's language: the service for that language is the
+same service built on the content in that language (`in_language`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from bot.core.clock import (
     shift_out_of_quiet_hours,
 )
 from bot.core.content import Content
+from bot.core.locales import user_language
 from bot.core.plan.buttons import PlanButton
 from bot.core.plan.lifecycle import Assessed, PlanRules
 from bot.core.plan.model import Plan, PlanChange, PlanState
@@ -96,6 +100,17 @@ class PlanService:
         self.messages = content.messages
         self.present = Presenter(content)
         self.screens = PlanScreens(content)
+        self._languages: dict[str, PlanService] = {content.language: self}
+
+    def in_language(self, language: str | None) -> PlanService:
+        """This service writing in `language` (the default when it is not present)."""
+        code = self.content.pick_language(language)
+        found = self._languages.get(code)
+        if found is None:
+            found = PlanService(self.content.in_language(code), self.storage, self.rules, self.clock)
+            found._languages = self._languages
+            self._languages[code] = found
+        return found
 
     # ------------------------------------------------------------ buttons
 
@@ -105,11 +120,13 @@ class PlanService:
         external_id: str,
         data: str,
         message_id: int | None,
+        language: str | None = None,
         *,
         inbox_key: str | None = None,
     ) -> PlanHandled:
-        """One plan button. `inbox_key` (a transport's update id) makes it idempotent, as
-        ConversationService.handle does for everything else: a press delivered twice is
+        """One plan button. `language` is what the person's app reports (see
+        ConversationService.handle). `inbox_key` (a transport's update id) makes it idempotent,
+        as ConversationService.handle does for everything else: a press delivered twice is
         applied once."""
         button = PlanButton.decode(data)
         if button is None:
@@ -121,6 +138,7 @@ class PlanService:
                 external_id=external_id,
                 button=button,
                 message_id=message_id,
+                language=language,
                 inbox_key=inbox_key,
             ),
             key=f"{channel}:{external_id}",
@@ -134,6 +152,7 @@ class PlanService:
         external_id: str,
         button: PlanButton,
         message_id: int | None,
+        language: str | None,
         inbox_key: str | None = None,
     ) -> PlanHandled:
         user_id = tx.users.find(channel, external_id)
@@ -141,6 +160,10 @@ class PlanService:
             return PlanHandled(None, rejected="unknown user")
         if inbox_key is not None and not tx.inbox.claim(inbox_key, user_id):
             return PlanHandled(user_id, duplicate=True)
+        speaking = self.in_language(user_language(tx, user_id, self.content, language))
+        return speaking._press_for(tx, user_id, button, message_id)
+
+    def _press_for(self, tx: Tx, user_id: int, button: PlanButton, message_id: int | None) -> PlanHandled:
         batch = Batch()
         edit = {"edit_message_id": message_id} if message_id is not None else {}
         now = self.clock.now()
@@ -210,7 +233,7 @@ class PlanService:
             zone = tx.users.timezone(user_id) or "UTC"
             at = shift_out_of_quiet_hours(now + self.config.snooze, zone, self._quiet(tx, user_id))
             tx.reminders.add(user_id, "snooze", (), "00:00", zone, at, ref_session=session.id)
-            local = at.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+            local = m.time(at.astimezone(ZoneInfo(zone)))
             minutes = int(self.config.snooze.total_seconds() // 60)
             batch.say(
                 Reply(ReplyKind.QUESTION, m.plural("plan.session_snoozed", minutes, time=local)), **edit
@@ -258,7 +281,13 @@ class PlanService:
         current = guide.current
         assert current is not None
         exercise = self.content.exercises[current]
-        batch.say(self.screens.guided_step(session_id, guide, exercise), standalone=True, **(retire or {}))
+        # Its picture's legend is written by the front, in this language.
+        batch.say(
+            self.screens.guided_step(session_id, guide, exercise),
+            standalone=True,
+            language=self.content.language,
+            **(retire or {}),
+        )
 
     def _guide_button(
         self,
@@ -293,7 +322,8 @@ class PlanService:
         elif button.action == "t":
             hold = self.content.exercises[current].dose.hold_seconds
             if hold:
-                batch.say(self.screens.guided_timer(hold), standalone=True)
+                # The countdown's later edits are written by the front, in this language.
+                batch.say(self.screens.guided_timer(hold), standalone=True, language=self.content.language)
         elif button.action == "x":
             batch.say(self.screens.guided_stopped(session.id), standalone=True, **retire)
         elif button.action == "h":
@@ -620,7 +650,7 @@ class PlanService:
 
     # ------------------------------------------------------------ /reminders
 
-    async def list_reminders(self, channel: str, external_id: str) -> int | None:
+    async def list_reminders(self, channel: str, external_id: str, language: str | None = None) -> int | None:
         """Put the list of reminders, with their buttons, in the user's outbox."""
 
         def work(tx: Tx) -> int | None:
@@ -628,7 +658,8 @@ class PlanService:
             if user_id is None:
                 return None
             batch = Batch()
-            self._reminder_list(tx, user_id, batch)
+            speaking = self.in_language(user_language(tx, user_id, self.content, language))
+            speaking._reminder_list(tx, user_id, batch)
             batch.write(tx, user_id)
             return user_id
 

@@ -139,15 +139,21 @@ class Users(_Store):
         )
 
     def language(self, user_id: int) -> str | None:
-        row = self.raw.execute(
-            "SELECT language FROM users WHERE id = %s AND language_set", (user_id,)
-        ).fetchone()
+        row = self.raw.execute("SELECT language FROM users WHERE id = %s", (user_id,)).fetchone()
         return str(row[0]) if row else None
 
-    def set_language(self, user_id: int, language: str) -> None:
+    def set_language(self, user_id: int, language: str, *, chosen: bool = True) -> None:
+        if chosen:
+            self.raw.execute(
+                "UPDATE users SET language = %s, language_set = TRUE, updated_at = %s WHERE id = %s",
+                (language, self.stamp, user_id),
+            )
+            return
+        # What the app reports: written only when it changes, and never over a choice.
         self.raw.execute(
-            "UPDATE users SET language = %s, language_set = TRUE, updated_at = %s WHERE id = %s",
-            (language, self.stamp, user_id),
+            "UPDATE users SET language = %s, updated_at = %s "
+            "WHERE id = %s AND NOT language_set AND language <> %s",
+            (language, self.stamp, user_id, language),
         )
 
     def export(self, user_id: int) -> dict[str, Any]:

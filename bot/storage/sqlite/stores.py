@@ -128,15 +128,21 @@ class Users(_Store):
         )
 
     def language(self, user_id: int) -> str | None:
-        row = self.raw.execute(
-            "SELECT language FROM users WHERE id = ? AND language_set = 1", (user_id,)
-        ).fetchone()
+        row = self.raw.execute("SELECT language FROM users WHERE id = ?", (user_id,)).fetchone()
         return str(row[0]) if row else None
 
-    def set_language(self, user_id: int, language: str) -> None:
+    def set_language(self, user_id: int, language: str, *, chosen: bool = True) -> None:
+        if chosen:
+            self.raw.execute(
+                "UPDATE users SET language = ?, language_set = 1, updated_at = ? WHERE id = ?",
+                (language, self.stamp, user_id),
+            )
+            return
+        # What the app reports: written only when it changes, and never over a choice.
         self.raw.execute(
-            "UPDATE users SET language = ?, language_set = 1, updated_at = ? WHERE id = ?",
-            (language, self.stamp, user_id),
+            "UPDATE users SET language = ?, updated_at = ? "
+            "WHERE id = ? AND language_set = 0 AND language <> ?",
+            (language, self.stamp, user_id, language),
         )
 
     def export(self, user_id: int) -> dict[str, Any]:
