@@ -103,8 +103,11 @@ def _target(story: Story) -> Prediction:
     return _rules(story) if story.rules_disagree else (story.expected_urgency, story.allow_ball_release)
 
 
-def _from_words(text: str) -> Prediction:
-    result = assess(json.dumps({"text": text}), core())
+def _from_words(text: str, language: str = "en") -> Prediction:
+    """`psoasbot assess` with the words alone, read in the story's language (English words
+    where the language has no reader of its own yet)."""
+    known = language in core().content.languages
+    result = assess(json.dumps({"text": text, **({"language": language} if known else {})}), core())
     return result["urgency"], result["ball_release_allowed"]
 
 
@@ -261,7 +264,7 @@ def test_triage_from_the_words_alone_runs_and_is_reported(
 
     def predict(text: str) -> Prediction:
         try:
-            return _from_words(text)
+            return _from_words(text, language)
         except Exception as error:  # every failure is listed, then asserted below
             errors.append(f"{type(error).__name__}: {error}")
             return "SELF_CARE", True
