@@ -16,6 +16,8 @@ Four things are checked or measured here:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import json
 import shutil
 from collections import Counter
@@ -29,7 +31,7 @@ import yaml
 
 from bot.adapters.assess import assess
 from bot.core.triage import triage
-from bot.core.understanding import understand
+from bot.core.understanding import Lexicon, load_lexicon, understand
 from tests.narratives import (
     CLASSES,
     ESCALATIONS,
@@ -104,11 +106,25 @@ def _target(story: Story) -> Prediction:
 
 
 def _from_words(text: str, language: str = "en") -> Prediction:
-    """`psoasbot assess` with the words alone, read in the story's language (English words
-    where the language has no reader of its own yet)."""
-    known = language in core().content.languages
-    result = assess(json.dumps({"text": text, **({"language": language} if known else {})}), core())
-    return result["urgency"], result["ball_release_allowed"]
+    """`psoasbot assess` with the words alone, read in the story's language; where that
+    language has a reader (content/understanding/<lang>.yaml) but no messages yet, triage
+    with that reader; with neither, English words."""
+    if language in core().content.languages:
+        result = assess(json.dumps({"text": text, "language": language}), core())
+        return result["urgency"], result["ball_release_allowed"]
+    found = _reader(language)
+    if found is None:
+        result = assess(json.dumps({"text": text}), core())
+        return result["urgency"], result["ball_release_allowed"]
+    content = dataclasses.replace(core().content, lexicon=found)
+    triaged = triage({"text": text}, content)
+    return triaged.urgency.value, triaged.ball_release_allowed
+
+
+@functools.cache
+def _reader(language: str) -> Lexicon | None:
+    path = REPO / "content" / "understanding" / f"{language}.yaml"
+    return load_lexicon(path) if path.exists() else None
 
 
 @pytest.fixture(scope="session")
