@@ -105,11 +105,16 @@ _LOOK_BACK_SPANS: Final[int] = 8
 """How many exception matches before a mention are checked for overlap (they do not nest deeply)."""
 
 
+_CONTEXT_SENTENCES = 2
+"""How many sentences before a mention its context may be named in ("My hernia ... Normally I
+push it back in. Since this morning it's stuck out.")."""
+
+
 def _in_context(doc: Document, context: re.Pattern[str], sentence: Span) -> bool:
-    """The sentence, or the one before it, holds the rule's context ("I tried the ball. Worse
-    the next day.")."""
+    """The sentence, or one of the two before it, holds the rule's context ("I tried the ball.
+    Worse the next day.")."""
     index = doc.sentence_index(sentence.start)
-    start = doc.sentences[index - 1].start if index else sentence.start
+    start = doc.sentences[max(0, index - _CONTEXT_SENTENCES)].start
     return context.search(doc.text, start, sentence.end) is not None
 
 

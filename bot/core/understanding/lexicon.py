@@ -602,10 +602,10 @@ def _build(b: _Builder) -> Lexicon:
         ("answers.age", b.each(answers, "age", "answers.age")),
     ):
         for index, pattern in enumerate(patterns):
-            if not {"n", "decade", "year", "school", "nearly"} & set(pattern.groupindex):
+            if not {"n", "decade", "year", "year2", "school", "nearly"} & set(pattern.groupindex):
                 raise b.fail(
                     f"{keypath}[{index}]",
-                    "must capture the number in a group named n (or decade, year, school, nearly)",
+                    "must capture the number in a group named n (or decade, year, year2, school, nearly)",
                 )
     sex_patterns = b.each(sex, "patterns", "sex.patterns")
     for index, pattern in enumerate(sex_patterns):

@@ -80,10 +80,17 @@ def _relative_weeks(text: str, lexicon: Lexicon) -> float | None:
 
 
 def _calendar_weeks(match: re.Match[str], lexicon: Lexicon, today: date) -> float | None:
-    """Weeks since the last time a named day ("christmas", "half term", "march") came round."""
+    """Weeks since the last time a named day ("christmas", "half term", "march", "the 21st of
+    september") came round."""
     days = lexicon.calendar.days.get(squash(match.group("when")))
     if not days:
         return None
+    day_of_month = match.groupdict().get("day")
+    if day_of_month:
+        month = lexicon.calendar.months.get(squash(match.group("when")))
+        if month is None:
+            return None
+        days = ((month, int(day_of_month)),)
     candidates = []
     for month, day in days:
         for year in (today.year, today.year - 1):
@@ -328,6 +335,12 @@ def age_of(match: re.Match[str], lexicon: Lexicon, today: date | None = None) ->
         return int(nearly) - 1 if nearly is not None and 1 <= nearly <= 120 else None
     if groups.get("school"):
         return int(groups["school"]) + lexicon.age_school_offset
+    if groups.get("year2"):
+        day = today or date.today()
+        short = int(groups["year2"])
+        year = 2000 + short if 2000 + short <= day.year else 1900 + short
+        age = day.year - year
+        return age if 0 <= age <= 120 else None
     if groups.get("year"):
         year = int(groups["year"])
         age = (today or date.today()).year - year

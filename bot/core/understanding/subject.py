@@ -38,8 +38,10 @@ def patient_of(doc: Document, lexicon: Lexicon) -> Patient:
         return Patient()
     third = len(section.third_person.findall(text))
     first = len(section.first_person.findall(text))
-    if third > first:
-        return Patient(proxy=True, relation=" ".join(lead.group("who").split()))
+    who = lead.group("who")
+    if third > first or who is None:
+        # "my 4yo won't walk": an age before the person names them as someone else
+        return Patient(proxy=True, relation=" ".join(who.split()) if who else None)
     return Patient()
 
 
