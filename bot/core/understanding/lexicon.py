@@ -156,6 +156,8 @@ class Lexicon:
     language: str
     rewrite: re.Pattern[str] | None
     rewrites: Mapping[str, str]
+    characters: Mapping[int, str]
+    """Letters written as others before reading (accents people leave out on a phone: "é" -> "e")."""
     number_values: Mapping[str, float]
     sentence_end: re.Pattern[str]
     contrast: re.Pattern[str]
@@ -512,6 +514,12 @@ def _build(b: _Builder) -> Lexicon:
     # Literal phrases, no leading assertion: the regex engine can then skip ahead
     # fast; whether a match starts a word is checked when replacing.
     rewrite = re.compile("(?:" + alternation(list(rewrites)) + r")(?![\w'])") if rewrites else None
+    characters: dict[int, str] = {}
+    for source, target in (normalise.get("characters") or {}).items():
+        keypath = f"normalise.characters.{source}"
+        if not isinstance(source, str) or len(source) != 1 or not isinstance(target, str):
+            raise b.fail(keypath, "must map one letter to its replacement")
+        characters[ord(source.lower())] = target.lower()
 
     clauses = b.section("clauses")
     negation = b.section("negation")
@@ -621,6 +629,7 @@ def _build(b: _Builder) -> Lexicon:
         language=language,
         rewrite=rewrite,
         rewrites=rewrites,
+        characters=characters,
         number_values=number_values,
         sentence_end=b.regex(clauses, "sentence_end", "clauses.sentence_end"),
         contrast=b.regex(clauses, "contrast", "clauses.contrast"),
