@@ -189,3 +189,18 @@ def test_typed_answers(lexicon: Lexicon) -> None:
     assert parse_option("mujer", "sex", lexicon) == "female"
     assert parse_option("trabajo en una oficina todo el día", "activity", lexicon) == "mostly_sitting"
     assert parse_option("al levantarme de la silla", "sitting", lexicon) == "getting_up"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("sí", True),
+        ("Si, a veces", True),
+        ("claro", True),
+        ("nop", False),
+        ("creo que no", False),
+        ("no sé", None),
+    ],
+)
+def test_yes_no(lexicon: Lexicon, text: str, expected: bool | None) -> None:
+    assert parse_yes_no(text, lexicon) is expected
