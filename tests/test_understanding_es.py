@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.understanding import (
     Lexicon,
+    LexiconError,
     load_lexicon,
     parse_age,
     parse_areas,
@@ -204,3 +205,11 @@ def test_typed_answers(lexicon: Lexicon) -> None:
 )
 def test_yes_no(lexicon: Lexicon, text: str, expected: bool | None) -> None:
     assert parse_yes_no(text, lexicon) is expected
+
+
+def test_a_letter_map_entry_must_be_one_letter(tmp_path: Path) -> None:
+    text = LEXICON_PATH.read_text(encoding="utf-8").replace("    'á': 'a'\n", "    'áá': 'a'\n", 1)
+    broken = tmp_path / "es.yaml"
+    broken.write_text(text, encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"normalise\.characters\.áá"):
+        load_lexicon(broken)
