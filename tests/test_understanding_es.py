@@ -41,7 +41,7 @@ FLAG_CASES: list[tuple[str, str, bool | None]] = [
     ("fiebre no tengo, me la he tomado esta mañana", "fever", False),
     ("No he tenido fiebre en ningún momento.", "fever", False),
     ("Tuve fiebre hace años por una gripe, ya se me pasó", "fever", None),
-    ("mi hermano tiene fiebre desde el viernes", "fever", None),
+    ("Me duele la ingle desde el lunes, y mi hermano tiene fiebre", "fever", None),
     # saddle numbness
     ("Cuando me limpio no siento el papel", "saddle_numbness", True),
     ("tengo la entrepierna como dormida desde esta mañana", "saddle_numbness", True),
