@@ -213,3 +213,11 @@ def test_a_letter_map_entry_must_be_one_letter(tmp_path: Path) -> None:
     broken.write_text(text, encoding="utf-8")
     with pytest.raises(LexiconError, match=r"normalise\.characters\.áá"):
         load_lexicon(broken)
+
+
+def test_going_to_hospital_is_not_a_rule_of_thumb(lexicon: Lexicon) -> None:
+    found = understand("tengo fiebre y no puedo caminar, mi hijo me lleva al hospital", lexicon)
+    assert found.flags.get("fever") is True
+    assert found.flags.get("unable_to_bear_weight") is True
+    advice = understand("me dijo que si se me duerme la entrepierna me vaya directo a urgencias", lexicon)
+    assert advice.flags.get("saddle_numbness") is not True
