@@ -221,3 +221,17 @@ def test_going_to_hospital_is_not_a_rule_of_thumb(lexicon: Lexicon) -> None:
     assert found.flags.get("unable_to_bear_weight") is True
     advice = understand("me dijo que si se me duerme la entrepierna me vaya directo a urgencias", lexicon)
     assert advice.flags.get("saddle_numbness") is not True
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("no he ido al médico y llevo 3 días con fiebre", "fever"),
+        ("y si, tengo fiebre", "fever"),
+        ("si me levanto no puedo apoyar la pierna", "unable_to_bear_weight"),
+        ("te lo digo por si importa: no puedo orinar", "bladder_bowel_change"),
+        ("llevo dos días sin poder orinar", "bladder_bowel_change"),
+    ],
+)
+def test_a_denial_or_a_condition_does_not_reach_too_far(lexicon: Lexicon, text: str, key: str) -> None:
+    assert understand(text, lexicon).flags.get(key) is True
