@@ -134,3 +134,26 @@ def test_typed_answers_in_german(de: Lexicon) -> None:
     assert parse_duration_weeks("seit 2 Wochen", de) == pytest.approx(2.0)
     assert parse_yes_no("ja", de) is True
     assert parse_yes_no("nee", de) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich habe kein Fieber und kann seit heute nicht mehr pinkeln.",
+        "Ich kann nicht mehr richtig laufen und nicht mehr pinkeln.",
+        "Keine Taubheit in den Beinen, aber ich kann kein Wasser mehr lassen.",
+    ],
+)
+def test_a_denial_earlier_in_the_sentence_does_not_cancel_a_later_sign(de: Lexicon, text: str) -> None:
+    """German puts "nicht" inside the sign itself ("kann nicht pinkeln") and drops the
+    subject after "und": neither may let an earlier "kein" deny what follows."""
+    assert understand(text, de).flags.get("bladder_bowel_change") is True
+
+
+def test_a_message_opening_with_a_relative_and_their_age_is_about_them(de: Lexicon) -> None:
+    found = understand("Meine Oma (84) ist heute gestürzt und kann nicht mehr auftreten.", de)
+    assert found.proxy is True
+    assert found.age == 84
+    assert found.sex == "F"
+    assert found.flags.get("trauma") is True
+    assert found.flags.get("unable_to_bear_weight") is True
