@@ -134,6 +134,9 @@ def test_typed_answers_in_german(de: Lexicon) -> None:
     assert parse_duration_weeks("seit 2 Wochen", de) == pytest.approx(2.0)
     assert parse_yes_no("ja", de) is True
     assert parse_yes_no("nee", de) is False
+    assert parse_yes_no("ne, hab ich nicht", de) is False
+    assert parse_yes_no("jo", de) is True
+    assert parse_yes_no("keine Ahnung", de) is None
 
 
 @pytest.mark.parametrize(
