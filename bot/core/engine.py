@@ -1048,8 +1048,9 @@ def _index(token: str) -> int | None:
     return int(digits) if digits.isdecimal() else None
 
 
-_SPAN_WORDS = 4
-"""The longest run of words tried as a time or a place inside a longer reply."""
+_SPAN_WORDS = 6
+"""The longest run of words tried as a time or a place inside a longer reply: six hold
+"7 y media de la tarde", so its evening is not lost to a shorter "7 y media"."""
 
 
 def _first_span(text: str, read: Callable[[str], _T | None]) -> _T | None:
