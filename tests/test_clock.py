@@ -147,6 +147,46 @@ def test_another_language_brings_its_own_time_words() -> None:
     assert parse_time_range("22 to 7", german) is None
 
 
+SPANISH = load_zone_aliases(ROOT / "content" / "clock" / "es.yaml", with_words=True).words
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("7 y media", "07:30"),
+        ("7 y media de la tarde", "19:30"),
+        ("8 menos cuarto", "07:45"),
+        ("8 menos cuarto de la noche", "19:45"),
+        ("6 de la tarde", "18:00"),
+        ("12 de la noche", "00:00"),
+        ("mediodía", "12:00"),
+        ("18 h", "18:00"),
+    ],
+)
+def test_spanish_times_with_their_minutes_in_words(text: str, expected: str) -> None:
+    assert str(LocalTime.parse(text, SPANISH)) == expected
+
+
+def test_minutes_in_words_only_follow_a_bare_hour() -> None:
+    assert LocalTime.parse("7:15 y media", SPANISH) is None
+    assert LocalTime.parse("7 y media", WORDS) is None  # English has no such words
+
+
+@pytest.mark.parametrize(
+    ("text", "words", "start", "end"),
+    [
+        ("de 22 a 7", SPANISH, "22:00", "07:00"),
+        ("desde las 22 hasta las 7", SPANISH, "22:00", "07:00"),
+        ("de 10 de la noche a 7 de la mañana", SPANISH, "22:00", "07:00"),
+        ("from 10pm to 8am", WORDS, "22:00", "08:00"),
+    ],
+)
+def test_a_range_may_start_with_the_word_for_from(text: str, words: ClockWords, start: str, end: str) -> None:
+    found = parse_time_range(text, words)
+    assert found is not None
+    assert (str(found[0]), str(found[1])) == (start, end)
+
+
 @pytest.mark.parametrize(
     ("text", "start", "end"),
     [("22-7", "22:00", "07:00"), ("10pm to 8am", "22:00", "08:00"), ("23:00 – 07:30", "23:00", "07:30")],
@@ -686,6 +726,8 @@ def test_a_language_file_loads_its_words(tmp_path: Path) -> None:
         (WORDS_FILE.replace("am: [am]", "am: [am, '7']"), "words.am[1]"),
         (WORDS_FILE.replace("zone: [time]", "zone: [time], tomorrow: []"), "words: unknown key"),
         (WORDS_FILE.replace("words: ", "wrds: "), "words:"),
+        (WORDS_FILE.replace("zone: [time]", "zone: [time], minutes: {and a half: 90}"), "words.minutes"),
+        (WORDS_FILE.replace("zone: [time]", "zone: [time], minutes: [half]"), "words.minutes"),
     ],
 )
 def test_broken_words_name_the_file_and_key(tmp_path: Path, text: str, where: str) -> None:

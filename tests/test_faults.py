@@ -691,8 +691,9 @@ async def test_sigkill_at_random_moments_under_load_loses_nothing_and_repeats_no
     assert standin.unanswered_callbacks() == []
     for patient in patients:
         user_id = user_row(bot.db, patient.chat_id)
+        # every step of the script and every Done under a reminder, once each
         assert rows(bot.db, "SELECT COUNT(*) FROM inbox WHERE user_id = ?", user_id) == [
-            (len(patient.script()),)
+            (len(patient.script()) + len(occurrences),)
         ], patient.chat_id
         assert rows(bot.db, "SELECT status FROM checks WHERE user_id = ?", user_id) == [("completed",)]
         assert rows(bot.db, "SELECT urgency, routine FROM assessments WHERE user_id = ?", user_id) == [

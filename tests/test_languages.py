@@ -367,8 +367,8 @@ def test_a_terminal_sentence_missing_in_one_language_is_named(broken: Path) -> N
 
 def test_the_default_language_must_be_present(broken: Path) -> None:
     assert any(
-        p.startswith("content/messages/es.yaml: file is missing: PSOASBOT_LANGUAGE is 'es'")
-        for p in problems(broken, "es")
+        p.startswith("content/messages/it.yaml: file is missing: PSOASBOT_LANGUAGE is 'it'")
+        for p in problems(broken, "it")
     )
 
 

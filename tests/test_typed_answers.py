@@ -108,6 +108,18 @@ def test_an_uncertain_warning_sign_is_asked_about_at_once_and_not_sure_counts_as
     assert texts(walker)[0] == M.text("bot.unsure.confirm")
 
 
+def test_not_sure_that_names_a_warning_sign_asks_about_the_sign_first() -> None:
+    walker = to(Walker(), "emergency_screen")
+    walker.send(Text("maybe a bit numb down there when I wipe? not sure"))
+    assert M.text("flag.saddle_numbness") in walker.question.text
+    walker.press("cy")
+    assert walker.snapshot.answers["saddle_numbness"] is True
+    # answering the list "no" afterwards cannot take the sign back
+    if walker.snapshot.state == "emergency_screen":
+        walker.press("n")
+    assert walker.snapshot.answers["saddle_numbness"] is True
+
+
 def test_no_to_the_explicit_question_goes_back_to_where_the_check_was() -> None:
     walker = to(Walker(), "duration")
     walker.send(Text("is it normal that wiping feels a bit weird?"))
@@ -158,6 +170,23 @@ def test_a_typed_answer_is_said_back_with_a_way_to_correct_it() -> None:
     noted = M.text("bot.noted_back", items=M.plural("noted.weeks", 3))
     assert texts(walker)[0].startswith(noted)
     assert M.text("common.back") in [b.label for b in walker.question.all_buttons]
+
+
+@pytest.mark.parametrize(
+    ("question_id", "typed"),
+    [
+        ("emergency_screen", "no"),
+        ("emergency_screen", "No."),
+        ("age", "38"),
+        ("pain_now", "4/10"),
+        ("sex", "woman"),
+    ],
+)
+def test_an_answer_typed_as_itself_is_not_said_back(question_id: str, typed: str) -> None:
+    walker = to(Walker(), question_id)
+    walker.send(Text(typed))
+    assert walker.snapshot.state != question_id
+    assert not texts(walker)[0].startswith(M.text("bot.noted", items="").split("{")[0].rstrip(". "))
 
 
 def test_a_long_paste_never_changes_an_earlier_button_answer() -> None:

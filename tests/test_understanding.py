@@ -585,6 +585,25 @@ def test_missing_section_names_file_and_section(tmp_path: Path) -> None:
         load_lexicon(path)
 
 
+def test_folded_letters_are_read_as_typed_and_a_bad_mapping_is_rejected(tmp_path: Path) -> None:
+    """A language may fold letters people often type another way ("ü" as "ue"): the text
+    is folded before its patterns read it, and a mapping of more than one letter is refused."""
+
+    def fold(data: dict[str, Any]) -> None:
+        data["normalise"]["characters"] = {"ü": "ue"}
+        data["flags"]["fever"]["patterns"].append(r"\bfuever\b")
+
+    folded = load_lexicon(_write_variant(tmp_path, fold))
+    assert understand("I have fuever", folded).flags.get("fever") is True
+    assert understand("I have füver", folded).flags.get("fever") is True
+
+    def broken(data: dict[str, Any]) -> None:
+        data["normalise"]["characters"] = {"ue": "u"}
+
+    with pytest.raises(LexiconError, match=r"xx\.yaml: normalise\.characters: must map single letters"):
+        load_lexicon(_write_variant(tmp_path, broken))
+
+
 def test_unknown_flag_key_is_rejected(tmp_path: Path) -> None:
     def change(data: dict[str, Any]) -> None:
         data["flags"]["sore_elbow"] = {"patterns": ["elbow"]}

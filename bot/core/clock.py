@@ -124,24 +124,31 @@ class ClockWords:
     """Words between the two ends of a range of hours ("to", "until", "bis")."""
     zone: tuple[str, ...] = ()
     """Words after a zone's name that change nothing ("time", "time zone", "Zeit")."""
+    minutes: tuple[tuple[str, int], ...] = ()
+    """Words after a bare hour that add or take away minutes ("y media": 30, "menos cuarto": -15),
+    so "7 y media" is 07:30 rather than the 07:00 its digits alone would give."""
     patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
     named_times: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    added_minutes: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         half = ""
         if self.am or self.pm:
             half = rf"(?:\s*(?:(?P<am>{_alternatives(self.am) or '(?!)'})|(?P<pm>{_alternatives(self.pm) or '(?!)'})))?"
         hour = rf"(?:\s*(?:{_alternatives(self.hour)}))?" if self.hour else ""
+        words = [word for word, _ in self.minutes]
+        fraction = rf"(?:\s*(?P<fraction>{_alternatives(words)}))?" if words else ""
         signs = "|".join(re.escape(sign) for sign in _RANGE_SIGNS)
         between = signs + (rf"|\b(?:{_alternatives(self.range)})\b" if self.range else "")
         self.patterns.update(
-            time=re.compile(rf"{_TIME_DIGITS}{hour}{half}{hour}"),
+            time=re.compile(rf"{_TIME_DIGITS}{fraction}{hour}{half}{hour}"),
             range=re.compile(rf"^\s*(?P<start>.+?)\s*(?:{between})\s*(?P<end>.+?)\s*$"),
         )
         if self.zone:
             self.patterns["zone"] = re.compile(rf"\s+(?:{_alternatives(self.zone)})$")
         self.named_times.update({" ".join(word.casefold().split()): (12, 0) for word in self.noon})
         self.named_times.update({" ".join(word.casefold().split()): (0, 0) for word in self.midnight})
+        self.added_minutes.update({" ".join(word.casefold().split()): added for word, added in self.minutes})
 
 
 NO_WORDS = ClockWords()
@@ -178,6 +185,9 @@ class LocalTime:
         if found is None:
             return None
         hour, minute = int(found["hour"]), int(found["minute"] or 0)
+        fraction = found.groupdict().get("fraction")
+        if fraction is not None and found["minute"] is not None:
+            return None  # "7:15 y media" says two things
         half = "am" if found.groupdict().get("am") else "pm" if found.groupdict().get("pm") else None
         if half is not None:
             if not 1 <= hour <= 12:
@@ -185,6 +195,10 @@ class LocalTime:
             hour = hour % 12 + (12 if half == "pm" else 0)
         if hour > 23 or minute > 59:
             return None
+        if fraction is not None:
+            # "8 menos cuarto" is 07:45; a quarter before 0 o'clock wraps round to 23:45
+            total = (hour * 60 + words.added_minutes[" ".join(fraction.split())]) % (24 * 60)
+            hour, minute = divmod(total, 60)
         return cls(hour, minute)
 
     def __str__(self) -> str:
@@ -197,10 +211,25 @@ def parse_time_range(text: str, words: ClockWords = NO_WORDS) -> tuple[LocalTime
     found = words.patterns["range"].match(text)
     if found is None:
         return None
-    start, end = LocalTime.parse(found["start"], words), LocalTime.parse(found["end"], words)
+    start, end = _after_lead_in(found["start"], words), LocalTime.parse(found["end"], words)
     if start is None or end is None or start == end:
         return None
     return start, end
+
+
+def _after_lead_in(text: str, words: ClockWords) -> LocalTime | None:
+    """The time that ends `text`, after at most a few leading words ("from 10pm",
+    "de 22", "desde las 22", "von 22"), which every language puts before a range."""
+    parts = text.split()
+    for start in range(min(_LEAD_IN_WORDS, len(parts) - 1) + 1):
+        found = LocalTime.parse(" ".join(parts[start:]), words)
+        if found is not None:
+            return found
+    return None
+
+
+_LEAD_IN_WORDS = 3
+"""The most words skipped before the first time of a range ("desde las" is two)."""
 
 
 def _minutes(moment: LocalTime) -> int:
@@ -546,15 +575,16 @@ def _read_ambiguous(
 
 
 _WORD_LISTS = ("am", "pm", "noon", "midnight", "hour", "range", "zone")
+_OPTIONAL_WORDS = ("minutes",)
 
 
 def _read_words(raw: object, problems: list[str]) -> ClockWords:
     if not isinstance(raw, dict):
         problems.append(f"words: expected a mapping with the lists {list(_WORD_LISTS)}")
         return NO_WORDS
-    unexpected = sorted(str(key) for key in raw if key not in _WORD_LISTS)
+    unexpected = sorted(str(key) for key in raw if key not in (*_WORD_LISTS, *_OPTIONAL_WORDS))
     if unexpected:
-        problems.append(f"words: unknown key(s) {unexpected}; use {list(_WORD_LISTS)}")
+        problems.append(f"words: unknown key(s) {unexpected}; use {[*_WORD_LISTS, *_OPTIONAL_WORDS]}")
     lists: dict[str, tuple[str, ...]] = {}
     for name in _WORD_LISTS:
         value = raw.get(name)
@@ -569,6 +599,7 @@ def _read_words(raw: object, problems: list[str]) -> ClockWords:
             if any(char.isdigit() for char in word):
                 problems.append(f"words.{name}[{index}]: {word!r} has a digit in it")
     return ClockWords(
+        minutes=_read_minutes(raw.get("minutes"), problems),
         am=lists.get("am", ()),
         pm=lists.get("pm", ()),
         noon=lists.get("noon", ()),
@@ -577,6 +608,24 @@ def _read_words(raw: object, problems: list[str]) -> ClockWords:
         range=lists.get("range", ()),
         zone=lists.get("zone", ()),
     )
+
+
+def _read_minutes(raw: object, problems: list[str]) -> tuple[tuple[str, int], ...]:
+    """words.minutes (optional): words after an hour -> minutes they add (-59 to 59)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        problems.append(f"words.minutes: expected a mapping of words to minutes, got {raw!r}")
+        return ()
+    found: list[tuple[str, int]] = []
+    for word, added in raw.items():
+        if not isinstance(word, str) or not word.strip() or any(char.isdigit() for char in word):
+            problems.append(f"words.minutes.{word!r}: expected words without digits")
+        elif isinstance(added, bool) or not isinstance(added, int) or not -59 <= added <= 59 or added == 0:
+            problems.append(f"words.minutes.{word}: expected minutes from -59 to 59 (not 0), got {added!r}")
+        else:
+            found.append((word, added))
+    return tuple(found)
 
 
 def load_zone_aliases(path: Path, *, with_words: bool = False) -> ZoneAliases:

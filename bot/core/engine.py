@@ -68,6 +68,10 @@ from bot.core.routines import PersonalRoutine, match_routine, plan_routine
 from bot.core.triage import TriageResult, is_emergency, triage
 
 LONG_TEXT = 1000
+# What is not a word when judging whether typed text was the answer itself ("No.", "4/10").
+PLAIN_TEXT = re.compile(r"[^\w]+")
+# A yes/no typed in this many words or fewer ("no", "nope, none") is not said back.
+YES_NO_PLAIN_WORDS = 3
 # Every token a button of ours can carry; anything else is forged or corrupted.
 _BUTTON_DATA = re.compile(
     r"^(\d{1,9}):(y|n|u|c[ynu]|ok|none|skip|back|new|routine|rem|review|steps|up\d{1,2}|dn\d{1,2}|[vot]\d{1,3})$"
@@ -436,11 +440,13 @@ class ConversationEngine:
         unsure = False
         if question is not None and len(text) <= LONG_TEXT:
             parsed = self._parse_text(question, text, snapshot)
-            if parsed is None and question.unsure and self._is_unsure(text):
+            touched = (findings.affirmed | findings.uncertain) & self._raising(snapshot.answers)
+            if parsed is None and question.unsure and not touched and self._is_unsure(text):
                 return self._press_answer(snapshot, question, "u", plan, now)
             if parsed is not None:
                 answered = self._apply(snapshot, question, parsed, plan, now)
-                noted = self.present.described(question, parsed)
+                described = self.present.described(question, parsed)
+                noted = [] if self._plainly(question, text, described) else described
             unsure = parsed is None and self._is_unsure(text)
 
         base = answered.snapshot if answered else snapshot
@@ -481,6 +487,18 @@ class ConversationEngine:
         return tuple(key for keys in self.content.groups.values() for key in keys) + tuple(
             sorted(self.content.safety_keys - {k for keys in self.content.groups.values() for k in keys})
         )
+
+    def _plainly(self, question: Question, text: str, described: list[str]) -> bool:
+        """Whether typed text was the answer itself ("no", "38", "4/10", a button's words), so
+        repeating it back ("I noted: No") would only be noise; anything read out of more words
+        is said back, so a misreading is seen at once."""
+        words = PLAIN_TEXT.sub(" ", text.casefold()).split()
+        if not any(word.isalpha() for word in words):
+            return True  # digits and signs only: "38", "4/10", "1,3"
+        plain = " ".join(words)
+        labels = [self.messages.text(option.label_key) for option in question.options]
+        said = {" ".join(PLAIN_TEXT.sub(" ", label.casefold()).split()) for label in [*described, *labels]}
+        return plain in said or (question.type == "yes_no" and len(words) <= YES_NO_PLAIN_WORDS)
 
     def _is_unsure(self, text: str) -> bool:
         return understanding.parse_unsure(text, self.content.lexicon)
@@ -1030,8 +1048,9 @@ def _index(token: str) -> int | None:
     return int(digits) if digits.isdecimal() else None
 
 
-_SPAN_WORDS = 4
-"""The longest run of words tried as a time or a place inside a longer reply."""
+_SPAN_WORDS = 6
+"""The longest run of words tried as a time or a place inside a longer reply: six hold
+"7 y media de la tarde", so its evening is not lost to a shorter "7 y media"."""
 
 
 def _first_span(text: str, read: Callable[[str], _T | None]) -> _T | None:

@@ -2,9 +2,9 @@
 
 Every character is read; nothing is cut. The patterns of a language expect the
 normalised form: NFKC, typographic apostrophes, quotes and dashes unified,
-control and zero-width characters removed, lower case, letters the lexicon lists
-written as it says ("é" -> "e"), whitespace collapsed, and the lexicon's word
-rewrites applied ("cannot" -> "can't"). Sentences end where
+control and zero-width characters removed, lower case, letters folded to the
+spelling people type without them (the lexicon's `normalise.characters`, "ü" as
+"ue" in German), whitespace collapsed, and the lexicon's word rewrites applied ("cannot" -> "can't"). Sentences end where
 the lexicon says (. ! ? ; and new lines in English); no pattern reaches across
 one.
 """
@@ -69,8 +69,8 @@ def normalise(text: str, lexicon: Lexicon) -> str:
     """Lower-case, unified, cleaned text as the patterns expect it."""
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     text = _CONTROL.sub("", text).lower()
-    if lexicon.characters:
-        text = text.translate(lexicon.characters)
+    if lexicon.fold:
+        text = text.translate(lexicon.fold)
     text = _SPACES.sub(" ", text)
     text = _NEWLINES.sub("\n", text).strip()
     if lexicon.rewrite is not None:

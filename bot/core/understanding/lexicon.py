@@ -156,8 +156,8 @@ class Lexicon:
     language: str
     rewrite: re.Pattern[str] | None
     rewrites: Mapping[str, str]
-    characters: Mapping[int, str]
-    """Letters written as others before reading (accents people leave out on a phone: "é" -> "e")."""
+    # letters spelt another way when typed ("ü" as "ue"): the text is folded to one form
+    fold: Mapping[int, str]
     number_values: Mapping[str, float]
     sentence_end: re.Pattern[str]
     contrast: re.Pattern[str]
@@ -514,12 +514,13 @@ def _build(b: _Builder) -> Lexicon:
     # Literal phrases, no leading assertion: the regex engine can then skip ahead
     # fast; whether a match starts a word is checked when replacing.
     rewrite = re.compile("(?:" + alternation(list(rewrites)) + r")(?![\w'])") if rewrites else None
-    characters: dict[int, str] = {}
-    for source, target in (normalise.get("characters") or {}).items():
-        keypath = f"normalise.characters.{source}"
-        if not isinstance(source, str) or len(source) != 1 or not isinstance(target, str):
-            raise b.fail(keypath, "must map one letter to its replacement")
-        characters[ord(source.lower())] = target.lower()
+    fold_letters = normalise.get("characters", {})
+    if not isinstance(fold_letters, Mapping) or not all(
+        isinstance(letter, str) and len(letter) == 1 and isinstance(target, str)
+        for letter, target in fold_letters.items()
+    ):
+        raise b.fail("normalise.characters", "must map single letters to their typed spelling")
+    fold = {ord(letter.lower()): target.lower() for letter, target in fold_letters.items()}
 
     clauses = b.section("clauses")
     negation = b.section("negation")
@@ -629,7 +630,7 @@ def _build(b: _Builder) -> Lexicon:
         language=language,
         rewrite=rewrite,
         rewrites=rewrites,
-        characters=characters,
+        fold=fold,
         number_values=number_values,
         sentence_end=b.regex(clauses, "sentence_end", "clauses.sentence_end"),
         contrast=b.regex(clauses, "contrast", "clauses.contrast"),
