@@ -149,6 +149,7 @@ def test_a_message_for_someone_else_is_theirs(lexicon: Lexicon) -> None:
         ("con 63 tacos es la primera vez", 63),
         ("(h, 29) me tira el psoas", 29),
         ("Tengo cincuenta y dos años", 52),
+        ("la semana pasada cumplí los 71, nunca me había dolido", 71),
         ("desde anoche tengo 38,4 de fiebre", None),
     ],
 )
