@@ -165,12 +165,13 @@ def test_typed_answers_read_as_typed(content: Content) -> None:
     for _ in range(3):
         walker.press("No")
     walker.send(Text("42"))
-    walker.press("Man")
+    walker.send(Text("I'm a guy"))
     walker.press("Active, low impact")
     walker.press("No")
     walker.press("skip")
     text = page_text(pdf_of(facts(walker), content))
     assert "How long 10 days" in text and "Age 42" in text and "Where it spreads None of these" in text
+    assert "Sex Man" in text  # a typed "guy" is stored as its value and said as the button
     assert "In their own words" not in text  # skipped: no row
 
 

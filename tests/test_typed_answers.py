@@ -189,6 +189,14 @@ def test_an_answer_typed_as_itself_is_not_said_back(question_id: str, typed: str
     assert not texts(walker)[0].startswith(M.text("bot.noted", items="").split("{")[0].rstrip(". "))
 
 
+@pytest.mark.parametrize(("typed", "kept"), [("no thanks", None), ("nope", None), ("no fever", "no fever")])
+def test_no_thanks_to_anything_else_is_a_skip_and_a_denial_is_kept(typed: str, kept: str | None) -> None:
+    walker = to(Walker(), "anything_else")
+    walker.send(Text(typed))
+    assert walker.snapshot.state != "anything_else"
+    assert walker.snapshot.answers.get("text") == kept
+
+
 def test_a_long_paste_never_changes_an_earlier_button_answer() -> None:
     walker = to(Walker(), "sitting")
     walker.press("o3")  # sitting makes no difference

@@ -500,6 +500,15 @@ class ConversationEngine:
         said = {" ".join(PLAIN_TEXT.sub(" ", label.casefold()).split()) for label in [*described, *labels]}
         return plain in said or (question.type == "yes_no" and len(words) <= YES_NO_PLAIN_WORDS)
 
+    def _nothing_to_add(self, text: str) -> bool:
+        """A short no ("no thanks", "nein danke", "nada más") that names nothing: no sign,
+        no place, no number."""
+        lexicon = self.content.lexicon
+        if len(text.split()) > YES_NO_PLAIN_WORDS or understanding.parse_yes_no(text, lexicon) is not False:
+            return False
+        found = understanding.understand(text, lexicon)
+        return not (found.answers() or found.uncertain)
+
     def _is_unsure(self, text: str) -> bool:
         return understanding.parse_unsure(text, self.content.lexicon)
 
@@ -644,6 +653,8 @@ class ConversationEngine:
         if question.type == "free_text":
             if text.strip().casefold() == self.messages.text("common.skip").casefold():
                 return ""
+            if self._nothing_to_add(text):
+                return ""  # "no thanks" is the Skip button in words, not something to hand over
             return text.strip() or None
         if question.type == "multi_choice":
             if question.key is not None and question.parser == "areas":

@@ -206,7 +206,9 @@ class _Builder:
             return self.m.plural("report.value.days", round(float(value) * 7))
         if isinstance(value, int | float):
             return self.m.number(value)
-        return str(value)
+        # a typed choice stored as its value ("F"): said with the button it stands for
+        option = next((o for o in question.options if value in o.sets.values()), None)
+        return self.m.text(option.label_key) if option is not None else str(value)
 
     # ------------------------------------------------------------ warning signs and precautions
 
