@@ -57,7 +57,11 @@ def content_with_pseudo_language(target: Path, code: str = "de") -> Path:
     messages = content / "messages"
     english = yaml.safe_load((messages / "en.yaml").read_text(encoding="utf-8"))
     swapped = _swap(english)
-    swapped["language"] = {**swapped["language"], "name": PSEUDO_NAME}
+    swapped["language"] = {
+        **swapped["language"],
+        "name": PSEUDO_NAME,
+        "labels_in_lists": english["language"]["labels_in_lists"],  # a setting, not words
+    }
     swapped["language"].pop("formats", None)
     _write(messages / f"{code}.yaml", swapped)
     for overlay in messages.glob("en.*.yaml"):

@@ -323,6 +323,13 @@ def test_a_button_label_too_long_for_a_phone_names_the_file_and_key(broken: Path
     ) in problems(broken)
 
 
+def test_a_setting_translated_instead_of_chosen_is_refused(broken: Path) -> None:
+    edit_german(broken, lambda d: d["language"].__setitem__("labels_in_lists", "klein"))
+    assert (
+        "content/messages/de.yaml: language.labels_in_lists: must be one of ['lower', 'keep'], not 'klein'"
+    ) in problems(broken)
+
+
 def test_a_plural_form_the_language_needs_is_asked_for(broken: Path) -> None:
     # Polish says 2 and 5 differently ("few" and "many"): English's one/other are not enough.
     messages = broken / "content" / "messages"

@@ -138,7 +138,7 @@ def test_answers_read_as_the_buttons_said_and_every_warning_sign_is_listed(conte
         "Age 30 to 49",  # the button tapped, not the 40 stored for it
         "Sitting and getting up Worse sitting and getting up",
         "How long 3 to 6 weeks",
-        "Where it hurts Lower back and Groin",  # a list the language's way (CLDR)
+        "Where it hurts Lower back and groin",  # a list the language's way (CLDR), as a sentence writes it
         "Where it spreads Front of the thigh",
         "Sex Woman",
         "It started after a long drive to my sister's.",

@@ -197,6 +197,13 @@ def test_no_thanks_to_anything_else_is_a_skip_and_a_denial_is_kept(typed: str, k
     assert walker.snapshot.answers.get("text") == kept
 
 
+def test_places_typed_are_said_back_as_a_sentence_would_write_them() -> None:
+    walker = to(Walker(), "pain_location")
+    walker.send(Text("my lower back and the groin"))
+    noted = M.text("bot.noted_back", items=f"{area_label('lower_back')} and groin")
+    assert texts(walker)[0].startswith(noted)  # "Lower back and groin", not "... and Groin"
+
+
 def test_a_long_paste_never_changes_an_earlier_button_answer() -> None:
     walker = to(Walker(), "sitting")
     walker.press("o3")  # sitting makes no difference

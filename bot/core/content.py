@@ -498,6 +498,8 @@ def _load_languages(
             continue
         for key, markup in locales.markup_problems(entries):
             found.add(path, key, markup)
+        for key, choice in locales.setting_problems(entries):
+            found.add(path, key, choice)
         if code != REFERENCE and reference is not None:
             for key, difference in locales.parity_problems(code, reference, entries, f"{REFERENCE}.yaml"):
                 found.add(path, key, difference)

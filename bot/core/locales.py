@@ -112,6 +112,19 @@ def babel_problem(code: str, entries: Mapping[str, Entry]) -> str | None:
     return None
 
 
+SETTINGS: Final = {"language.labels_in_lists": ("lower", "keep")}
+"""Keys of a messages file that choose how the bot writes rather than what it says."""
+
+
+def setting_problems(entries: Mapping[str, Entry]) -> list[tuple[str, str]]:
+    """A setting translated instead of chosen ("minúsculas" for "lower") is refused."""
+    return [
+        (key, f"must be one of {list(choices)}, not {entries[key]!r}")
+        for key, choices in SETTINGS.items()
+        if key in entries and entries[key] not in choices
+    ]
+
+
 def plural_groups(entries: Mapping[str, Entry]) -> dict[str, dict[str, Entry]]:
     """Keys written once per plural category ({one: ..., other: ...}), by their stem: every
     key under the stem is a category, `other` among them (so the options female, male and

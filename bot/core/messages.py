@@ -343,6 +343,17 @@ class Messages:
         listed = list(items)
         return str(format_list(listed, locale=self.locale)) if listed else ""
 
+    def in_a_list(self, labels: Iterable[str]) -> list[str]:
+        """Button labels as one sentence lists them: "Lower back and groin" where the language
+        writes such words small (`language.labels_in_lists: lower`), "Unterer Rücken und
+        Leiste" where it keeps them; an abbreviation ("IBD") stays as it is."""
+        listed = list(labels)
+        if self.entries.get("language.labels_in_lists") != "lower":
+            return listed
+        return listed[:1] + [
+            label if label[1:2].isupper() else label[:1].lower() + label[1:] for label in listed[1:]
+        ]
+
     def lines(self, key: str) -> tuple[str, ...]:
         """Return a list-valued entry (e.g. exercise steps); a single sentence becomes one line."""
         value = self.entries.get(key)

@@ -176,7 +176,10 @@ class Presenter:
         if question.type == "multi_choice" and isinstance(value, tuple):
             if not value:
                 return [self.messages.text("common.none_of_these")]
-            return [self.messages.text(option.label_key) for option in question.options if option.id in value]
+            labels = [
+                self.messages.text(option.label_key) for option in question.options if option.id in value
+            ]
+            return self.messages.in_a_list(labels)
         if question.type == "single_choice":
             if isinstance(value, tuple) and len(value) == 2 and value[0] == "value":
                 return [self._described_value(question, value[1])]

@@ -189,7 +189,7 @@ class _Builder:
             if not picked:
                 return m.text("common.none_of_these")
             labels = {option.id: m.text(option.label_key) for option in question.options}
-            return m.join(labels.get(str(item), str(item)) for item in picked)
+            return m.join(m.in_a_list(labels.get(str(item), str(item)) for item in picked))
         if isinstance(chosen, Mapping) and "option" in chosen:
             option = question.option(str(chosen["option"]))
             return m.text(option.label_key) if option is not None else None

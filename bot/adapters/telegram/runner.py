@@ -388,13 +388,19 @@ async def _run(
             return 1
         status = 0
         try:
-            for code, commands in front.menus():  # the default menu, then one per language
-                await with_retries(
-                    lambda commands=commands, code=code: application.bot.set_my_commands(  # type: ignore[misc]
-                        commands, language_code=code
-                    ),
-                    "setMyCommands",
+            # The default menu and one per language, all at once: each is a round trip to
+            # Telegram, and start-up would otherwise grow by one for every language added.
+            await asyncio.gather(
+                *(
+                    with_retries(
+                        lambda commands=commands, code=code: application.bot.set_my_commands(  # type: ignore[misc]
+                            commands, language_code=code
+                        ),
+                        "setMyCommands",
+                    )
+                    for code, commands in front.menus()
                 )
+            )
             # Strict: a database that cannot even lease the replies still owed (a full disk) stops
             # the bot here with one line and exit status 1, rather than running half-able.
             resent = await deliverer.flush_all(strict=True)
