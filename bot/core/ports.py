@@ -270,6 +270,13 @@ class Storage(Protocol):
         """Where the data lives, without secrets (for logs): a file path or host/database."""
         ...
 
+    @property
+    def shared(self) -> bool:
+        """Whether several bot processes may use this database at once (PostgreSQL), so what
+        they share with Telegram, such as the broadcast pace, is kept in it; an SQLite file
+        serves one process, which keeps such things in memory."""
+        ...
+
     async def write(self, work: Callable[[Tx], T], *, key: str | None = None) -> T:
         """Run `work` in one write transaction and commit; StorageError rolls it all back."""
         ...

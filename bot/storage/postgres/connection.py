@@ -110,6 +110,10 @@ class PostgresStorage:
         self._executor: ThreadPoolExecutor | None = None
 
     @property
+    def shared(self) -> bool:
+        return True
+
+    @property
     def description(self) -> str:
         return describe(self.dsn)
 

@@ -72,6 +72,10 @@ class SqliteStorage:
         self._lock = asyncio.Lock()
 
     @property
+    def shared(self) -> bool:
+        return False
+
+    @property
     def description(self) -> str:
         return f"sqlite:{self.path}"
 
