@@ -439,7 +439,7 @@ class ConversationEngine:
         noted: list[str] = []
         unsure = False
         if question is not None and len(text) <= LONG_TEXT:
-            parsed = self._parse_text(question, text, snapshot)
+            parsed = self._parse_text(question, text, snapshot, findings)
             touched = (findings.affirmed | findings.uncertain) & self._raising(snapshot.answers)
             if parsed is None and question.unsure and not touched and self._is_unsure(text):
                 return self._press_answer(snapshot, question, "u", plan, now)
@@ -500,14 +500,12 @@ class ConversationEngine:
         said = {" ".join(PLAIN_TEXT.sub(" ", label.casefold()).split()) for label in [*described, *labels]}
         return plain in said or (question.type == "yes_no" and len(words) <= YES_NO_PLAIN_WORDS)
 
-    def _nothing_to_add(self, text: str) -> bool:
-        """A short no ("no thanks", "nein danke", "nada más") that names nothing: no sign,
-        no place, no number."""
-        lexicon = self.content.lexicon
-        if len(text.split()) > YES_NO_PLAIN_WORDS or understanding.parse_yes_no(text, lexicon) is not False:
+    def _nothing_to_add(self, text: str, findings: understanding.Findings) -> bool:
+        """A short no ("no thanks", "nein danke", "nada más") that names nothing the reader
+        found (`findings`, already read from the same text): no sign, no place, no number."""
+        if len(text.split()) > YES_NO_PLAIN_WORDS or findings.answers() or findings.uncertain:
             return False
-        found = understanding.understand(text, lexicon)
-        return not (found.answers() or found.uncertain)
+        return understanding.parse_yes_no(text, self.content.lexicon) is False
 
     def _is_unsure(self, text: str) -> bool:
         return understanding.parse_unsure(text, self.content.lexicon)
@@ -639,7 +637,9 @@ class ConversationEngine:
             return replace(answered, snapshot=updated, replies=[line, *answered.replies])
         return Outcome(updated, [line, *self._current(updated)])
 
-    def _parse_text(self, question: Question, text: str, snapshot: Snapshot) -> Any:
+    def _parse_text(
+        self, question: Question, text: str, snapshot: Snapshot, findings: understanding.Findings
+    ) -> Any:
         lexicon = self.content.lexicon
         if question.type == "yes_no":
             # "ok" counts as yes only where yes is the safer reading (starting, a warning-sign screen)
@@ -653,7 +653,7 @@ class ConversationEngine:
         if question.type == "free_text":
             if text.strip().casefold() == self.messages.text("common.skip").casefold():
                 return ""
-            if self._nothing_to_add(text):
+            if self._nothing_to_add(text, findings):
                 return ""  # "no thanks" is the Skip button in words, not something to hand over
             return text.strip() or None
         if question.type == "multi_choice":
