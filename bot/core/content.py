@@ -244,6 +244,11 @@ class Question:
     def option(self, option_id: str) -> Option | None:
         return next((option for option in self.options if option.id == option_id), None)
 
+    def option_setting(self, value: object) -> Option | None:
+        """The option whose button sets this question's key to `value`: what a typed answer
+        stored as its value ("F") is called on screen ("Woman")."""
+        return next((option for option in self.options if option.sets.get(self.key or "") == value), None)
+
 
 @dataclass(frozen=True)
 class Content:

@@ -200,7 +200,7 @@ class Presenter:
         if question.parser == "age":
             return self.messages.text("noted.age", value=value)
         if question.parser == "sex":
-            option = next((o for o in question.options if o.sets.get("sex") == value), None)
+            option = question.option_setting(value)
             return self.messages.text(option.label_key) if option else str(value)
         return str(value)
 

@@ -207,7 +207,7 @@ class _Builder:
         if isinstance(value, int | float):
             return self.m.number(value)
         # a typed choice stored as its value ("F"): said with the button it stands for
-        option = next((o for o in question.options if value in o.sets.values()), None)
+        option = question.option_setting(value)
         return self.m.text(option.label_key) if option is not None else str(value)
 
     # ------------------------------------------------------------ warning signs and precautions
