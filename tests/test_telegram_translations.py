@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from tests.support import ROOT, rows
-from tests.telegram_support import WAIT, BotProcess, TelegramUser, new_standin
+from tests.support import ROOT, core, rows
+from tests.telegram_support import WAIT, BotProcess, TelegramUser, everything_shown, new_standin
 
 MESSAGES = ROOT / "content" / "messages"
 
@@ -52,17 +50,13 @@ APP_LANGUAGE = {"de": "de-DE", "es": "es-MX"}
 
 @cache
 def _flat(language: str) -> dict[str, str]:
-    data = yaml.safe_load((MESSAGES / f"{language}.yaml").read_text(encoding="utf-8"))
+    """Every sentence of the language by key, a list's lines as `key[n]` (the bot's own
+    reading of content/messages/<language>.yaml)."""
     flat: dict[str, str] = {}
-
-    def walk(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                walk(f"{prefix}.{key}" if prefix else str(key), item)
-        elif isinstance(value, str):
-            flat[prefix] = value
-
-    walk("", data)
+    for key, value in core().content.in_language(language).messages.entries.items():
+        lines = value if isinstance(value, tuple) else (value,)
+        for index, line in enumerate(lines):
+            flat[key if len(lines) == 1 else f"{key}[{index}]"] = line
     return flat
 
 
@@ -77,6 +71,7 @@ def said(language: str, key: str) -> str:
 def untranslated(language: str, shown: str) -> list[str]:
     """English sentences of en.yaml on screen where the language has its own words."""
     english, own = _flat("en"), _flat(language)
+    shown = " ".join(shown.split())
     found = []
     for key, sentence in english.items():
         sentence = " ".join(sentence.split())
@@ -103,13 +98,6 @@ async def bot(standin, tmp_path: Path):
     await process.stop()
 
 
-def everything_shown(standin, chat_id: int) -> str:
-    parts = []
-    for message in standin.messages(chat_id):
-        parts += [message.text or "", *message.button_texts]
-    return "\n".join(" ".join(part.split()) for part in parts)
-
-
 @pytest.mark.parametrize("language", ["de", "es"])
 async def test_a_whole_check_and_a_typed_warning_sign_in_the_persons_language(standin, bot, language: str):
     if not (MESSAGES / f"{language}.yaml").exists():
@@ -134,6 +122,9 @@ async def test_a_whole_check_and_a_typed_warning_sign_in_the_persons_language(st
     for label, expect in CHECK_BY_BUTTONS[:5]:
         await other.tap(said(language, label), said(language, expect))
     await other.say(TYPED_WARNING_SIGN[language], said(language, "result.title.EMERGENCY"))
-    assert untranslated(language, everything_shown(standin, other.chat_id)) == []
+    shown = everything_shown(standin, other.chat_id)
+    assert untranslated(language, shown) == []
+    for both_signs in ("red_flag.cauda_equina_bladder_bowel.reason", "red_flag.cauda_equina_saddle.reason"):
+        assert said(language, both_signs) in shown  # each sign typed is read and given as a reason
     urgencies = rows(bot.db, "SELECT urgency FROM assessments ORDER BY id")
     assert urgencies == [("SELF_CARE",), ("EMERGENCY",)]

@@ -37,6 +37,7 @@ def de() -> Lexicon:
         ),
         ("hab mir heute nacht ins bett gemacht ohne es zu merken", "bladder_bowel_change"),
         ("beim einkaufen ist mir urin abgegangen und ich hab's erst später bemerkt", "bladder_bowel_change"),
+        ("seit dem wochenende kann ich kaum noch pinkeln", "bladder_bowel_change"),
         ("Beim Abwischen spüre ich das Klopapier kaum noch.", "saddle_numbness"),
         ("untenrum ist alles taub seit dem aufstehen", "saddle_numbness"),
         ("ich hab seit vorgestern fieber, gestern abend 38,9", "fever"),
