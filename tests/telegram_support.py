@@ -143,6 +143,14 @@ class TelegramUser:
         return [m.text or "" for m in self.standin.messages(self.chat_id)]
 
 
+def everything_shown(standin, chat_id: int) -> str:
+    """Every text, caption and button label the bot has on screen in the chat now."""
+    parts = []
+    for message in standin.messages(chat_id):
+        parts += [message.text or "", *message.button_texts]  # text is a photo's caption too
+    return "\n".join(parts)
+
+
 TYPICAL_TAPS: list[tuple[str, str]] = [
     ("Yes, let's start", "Where do you feel the pain?"),
     ("Front of the hip", "Where do you feel the pain?"),

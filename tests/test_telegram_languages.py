@@ -12,7 +12,14 @@ import yaml
 
 from tests.locale_support import PSEUDO_NAME, content_with_pseudo_language, english_words, pseudo
 from tests.support import ROOT, rows
-from tests.telegram_support import TYPICAL_TAPS, WAIT, BotProcess, TelegramUser, new_standin
+from tests.telegram_support import (
+    TYPICAL_TAPS,
+    WAIT,
+    BotProcess,
+    TelegramUser,
+    everything_shown,
+    new_standin,
+)
 
 MENU_ORDER = ["start", "check", "routine", "reminders", "progress", "summary", "timezone", "language"]
 
@@ -35,13 +42,6 @@ async def bot(standin, tmp_path: Path):
     await process.start()
     yield process
     await process.stop()
-
-
-def everything_shown(standin, chat_id: int) -> str:
-    parts = []
-    for message in standin.messages(chat_id):
-        parts += [message.text or "", *message.button_texts]  # text is a photo's caption too
-    return "\n".join(parts)
 
 
 async def test_a_whole_check_by_buttons_in_the_language_the_app_reports(standin, bot):
