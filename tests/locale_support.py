@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tests.support import ROOT
+from tests.support import copy_content_tree
 
 LOOK_ALIKES = str.maketrans(
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -51,9 +51,7 @@ def _write(path: Path, data: Any) -> None:
 def content_with_pseudo_language(target: Path, code: str = "de") -> Path:
     """Copy content/ and flows/ under `target` and add `code` as the look-alike language;
     returns the content folder. Its formats (dates, plural rules) are CLDR's for `code`."""
-    content = target / "content"
-    shutil.copytree(ROOT / "content", content)
-    shutil.copytree(ROOT / "flows", target / "flows")
+    content = copy_content_tree(target) / "content"
     messages = content / "messages"
     english = yaml.safe_load((messages / "en.yaml").read_text(encoding="utf-8"))
     swapped = _swap(english)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,15 +10,40 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from bot.core.app import Core, build_core
+from bot.core.content import ContentError
 from bot.core.engine import ConversationEngine, Outcome, Snapshot
 from bot.core.events import Event, Press, Select, Start, Text
 from bot.core.plan.model import Plan
 from bot.core.replies import Reply, ReplyKind
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def copy_content_tree(target: Path) -> Path:
+    """A copy of content/ and flows/ under `target`, to edit without touching the repository."""
+    shutil.copytree(ROOT / "content", target / "content")
+    shutil.copytree(ROOT / "flows", target / "flows")
+    return target
+
+
+def edit_yaml(path: Path, change: Any) -> None:
+    """Load a YAML file, let `change` edit the data in place, write it back."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+
+
+def content_problems(tree: Path, language: str = "en") -> list[str]:
+    """What start-up refuses in the content under `tree` (it must refuse something)."""
+    with pytest.raises(ContentError) as caught:
+        build_core(tree / "content", tree / "flows", language)
+    return caught.value.problems
+
+
 SHARED = ROOT.parent / "shared"
 VIGNETTES = SHARED / "vignettes" / "sample.yaml"
 SHARED_MISSING = "../shared is not beside the repository (it holds the sample cases); skipping"

@@ -17,9 +17,8 @@ from PIL import Image, ImageChops
 
 from bot.cli import main
 from bot.core.app import build_core
-from bot.core.content import ContentError
 from bot.illustrations import IllustrationError, Illustrations
-from tests.support import ROOT
+from tests.support import ROOT, content_problems, copy_content_tree, edit_yaml
 
 EXERCISES = sorted(yaml.safe_load((ROOT / "content/exercises.yaml").read_text(encoding="utf-8"))["exercises"])
 PLAIN = ((255, 255, 255), (0xF2, 0xF5, 0xF8), (0xE3, 0xE8, 0xED))  # background, panel, floor
@@ -35,21 +34,14 @@ def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
 
 @pytest.fixture()
 def tree(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    shutil.copytree(ROOT / "flows", tmp_path / "flows")
-    return tmp_path
+    return copy_content_tree(tmp_path)
 
 
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+edit = edit_yaml
 
 
 def problems(tree: Path) -> str:
-    with pytest.raises(ContentError) as caught:
-        build_core(tree / "content", tree / "flows")
-    return "\n".join(caught.value.problems)
+    return "\n".join(content_problems(tree))
 
 
 def share(mask: Image.Image) -> float:

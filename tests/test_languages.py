@@ -20,7 +20,6 @@ import yaml
 from bot.core import locales
 from bot.core.app import Core, build_core
 from bot.core.clock import LocalTime, ZoneAliases, parse_zone
-from bot.core.content import ContentError
 from bot.core.events import ChooseLanguage, Event, Press, Start
 from bot.core.records import Snapshot
 from bot.core.replies import Reply
@@ -28,7 +27,7 @@ from bot.reports.service import ReportMaker
 from bot.storage import open_storage
 from tests.locale_support import PSEUDO_NAME, content_with_pseudo_language, english_words, pseudo
 from tests.plan_support import TYPICAL, World, fire_session, move_to_next
-from tests.support import ROOT, FakeClock
+from tests.support import ROOT, FakeClock, content_problems, edit_yaml
 from tests.test_summary_pdf import page_text
 
 
@@ -258,16 +257,10 @@ def broken(tmp_path: Path) -> Path:
 
 
 def edit_german(tree: Path, change, name: str = "de.yaml") -> None:
-    path = tree / "content" / "messages" / name
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    edit_yaml(tree / "content" / "messages" / name, change)
 
 
-def problems(tree: Path, language: str = "en") -> list[str]:
-    with pytest.raises(ContentError) as caught:
-        build_core(tree / "content", tree / "flows", language)
-    return caught.value.problems
+problems = content_problems
 
 
 def test_a_missing_translation_names_the_file_and_key(broken: Path) -> None:

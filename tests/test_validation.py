@@ -3,36 +3,26 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.core.app import build_core
-from bot.core.content import ContentError
-from tests.support import ROOT
+from tests.support import ROOT, content_problems, copy_content_tree, edit_yaml
 
 
 @pytest.fixture()
 def tree(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "content", tmp_path / "content")
-    shutil.copytree(ROOT / "flows", tmp_path / "flows")
-    return tmp_path
+    return copy_content_tree(tmp_path)
 
 
-def edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+edit = edit_yaml
 
 
 def problems(tree: Path) -> str:
-    with pytest.raises(ContentError) as caught:
-        build_core(tree / "content", tree / "flows")
-    return "\n".join(caught.value.problems)
+    return "\n".join(content_problems(tree))
 
 
 def test_shipped_content_is_valid():
