@@ -487,6 +487,16 @@ async def test_the_broadcast_pace_is_shared_by_every_connection(storage_target: 
         await second.close()
 
 
+async def test_only_a_database_several_processes_share_says_so(storage_target: str):
+    # The bot takes its broadcast pace from the database only when it is shared (PostgreSQL);
+    # one process on an SQLite file paces in memory, without a transaction per reminder.
+    store = await open_storage(storage_target)
+    try:
+        assert store.shared is storage_target.startswith("postgresql")
+    finally:
+        await store.close()
+
+
 async def test_retention_keeps_owed_replies(storage: Storage):
     from bot.adapters.telegram.runner import RETENTION
 
