@@ -65,7 +65,7 @@ from bot.core.presenter import LANGUAGE_BUTTON, Presenter
 from bot.core.records import MAIN_FLOW, Snapshot
 from bot.core.replies import Reply, ReplyKind
 from bot.core.routines import PersonalRoutine, match_routine, plan_routine
-from bot.core.triage import TriageResult, is_emergency, triage
+from bot.core.triage import TriageResult, is_emergency, read_text, triage
 
 LONG_TEXT = 1000
 # What is not a word when judging whether typed text was the answer itself ("No.", "4/10").
@@ -432,7 +432,7 @@ class ConversationEngine:
             return self._back(snapshot)
         if snapshot.context.get(CONFIRM):
             return self._confirm_typed(snapshot, text, plan, now)
-        findings = understanding.understand(text, self.content.lexicon, now.date())
+        findings = read_text(text, self.content, now.date())  # triage reads the same text again
         question = self._question(snapshot)
 
         answered: Outcome | None = None
@@ -667,9 +667,11 @@ class ConversationEngine:
             if question.none_option and understanding.parse_yes_no(text, lexicon) is False:
                 return ()
             return None
-        return self._parse_single_choice(question, text, snapshot)
+        return self._parse_single_choice(question, text, snapshot, findings)
 
-    def _parse_single_choice(self, question: Question, text: str, snapshot: Snapshot) -> Any:
+    def _parse_single_choice(
+        self, question: Question, text: str, snapshot: Snapshot, findings: understanding.Findings
+    ) -> Any:
         lexicon = self.content.lexicon
         stripped = text.strip()
         if stripped.isdecimal() and 1 <= int(stripped) <= len(question.options) and question.parser is None:
@@ -682,7 +684,7 @@ class ConversationEngine:
             return ("value", age) if age is not None else None
         if question.parser == "sex":
             bare = text.strip().casefold().strip(".!")
-            sex = lexicon.sex_codes.get(bare) or understanding.understand(text, lexicon).sex
+            sex = lexicon.sex_codes.get(bare) or findings.sex
             if sex is not None:
                 return ("value", sex)
         if question.parser == "timezone":
