@@ -148,6 +148,7 @@ def test_another_language_brings_its_own_time_words() -> None:
 
 
 SPANISH = load_zone_aliases(ROOT / "content" / "clock" / "es.yaml", with_words=True).words
+GERMAN = load_zone_aliases(ROOT / "content" / "clock" / "de.yaml", with_words=True).words
 
 
 @pytest.mark.parametrize(
@@ -179,6 +180,7 @@ def test_minutes_in_words_only_follow_a_bare_hour() -> None:
         ("desde las 22 hasta las 7", SPANISH, "22:00", "07:00"),
         ("de 10 de la noche a 7 de la mañana", SPANISH, "22:00", "07:00"),
         ("from 10pm to 8am", WORDS, "22:00", "08:00"),
+        ("von 22 bis 7 Uhr", GERMAN, "22:00", "07:00"),
     ],
 )
 def test_a_range_may_start_with_the_word_for_from(text: str, words: ClockWords, start: str, end: str) -> None:

@@ -217,6 +217,10 @@ def parse_time_range(text: str, words: ClockWords = NO_WORDS) -> tuple[LocalTime
     return start, end
 
 
+_LEAD_IN_WORDS = 3
+"""The most words skipped before the first time of a range ("desde las" is two)."""
+
+
 def _after_lead_in(text: str, words: ClockWords) -> LocalTime | None:
     """The time that ends `text`, after at most a few leading words ("from 10pm",
     "de 22", "desde las 22", "von 22"), which every language puts before a range."""
@@ -226,10 +230,6 @@ def _after_lead_in(text: str, words: ClockWords) -> LocalTime | None:
         if found is not None:
             return found
     return None
-
-
-_LEAD_IN_WORDS = 3
-"""The most words skipped before the first time of a range ("desde las" is two)."""
 
 
 def _minutes(moment: LocalTime) -> int:
