@@ -202,6 +202,8 @@ def test_typed_answers(lexicon: Lexicon) -> None:
         ("nop", False),
         ("creo que no", False),
         ("no sé", None),
+        ("eso es", True),
+        ("eso es todo", None),  # "that's all" is not a yes: at "has anyone checked it?" a yes lowers
     ],
 )
 def test_yes_no(lexicon: Lexicon, text: str, expected: bool | None) -> None:
